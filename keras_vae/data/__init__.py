@@ -1,0 +1,19 @@
+"""Data loading for keras_vae: TFDS image datasets, the user's own files, tf.data pipelines."""
+
+from keras_vae.data.files import load_array_file, load_image_folder, load_user_images
+from keras_vae.data.pipeline import BINARIZATIONS, binarize_static, make_dataset
+from keras_vae.data.tfds_images import load_tfds_images, prepare_offline_fashion_mnist
+from keras_vae.data.validation import DataError, validate_images
+
+__all__ = [
+    "BINARIZATIONS",
+    "DataError",
+    "binarize_static",
+    "load_array_file",
+    "load_image_folder",
+    "load_tfds_images",
+    "load_user_images",
+    "make_dataset",
+    "prepare_offline_fashion_mnist",
+    "validate_images",
+]

@@ -1,0 +1,63 @@
+"""The reparameterisation layer."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class Sampling(keras.layers.Layer):
+    """Draws z = mu + exp(0.5 * logvar) * eps with eps ~ N(0, I).
+
+    The reparameterisation trick (Kingma and Welling 2013, section 2.4): the noise
+    is drawn independently of the parameters, so gradients flow to `mu` and
+    `logvar` through a deterministic function.
+
+    Args:
+        seed: int or None, default None. Seeds the layer's own
+            `keras.random.SeedGenerator`; the same seed gives the same draws.
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Call args:
+        inputs: a pair `(z_mean, z_log_var)` of tensors of shape `(batch, latent_dim)`.
+        num_samples: int or None, default None. `None` returns `(batch, latent_dim)`;
+            an int L returns L draws per input with a leading sample axis,
+            `(L, batch, latent_dim)`.
+        deterministic: bool, default False. Returns the mean `mu` (broadcast over
+            the sample axis when `num_samples` is given) instead of a draw.
+
+    Example:
+    >>> import numpy as np
+    >>> z = Sampling(seed=1)([np.zeros((4, 2)), np.zeros((4, 2))], num_samples=3)
+    >>> tuple(z.shape)
+    (3, 4, 2)
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, num_samples=None, deterministic=False):
+        z_mean, z_log_var = inputs
+        z_mean = ops.convert_to_tensor(z_mean, dtype=self.compute_dtype)
+        z_log_var = ops.convert_to_tensor(z_log_var, dtype=self.compute_dtype)
+        shape = ops.shape(z_mean)
+        if num_samples is not None:
+            shape = (num_samples,) + tuple(shape)
+        if deterministic:
+            return ops.broadcast_to(z_mean, shape)
+        epsilon = keras.random.normal(
+            shape, dtype=self.compute_dtype, seed=self.seed_generator
+        )
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape, num_samples=None):
+        z_mean_shape = tuple(input_shape[0])
+        if num_samples is not None:
+            return (num_samples,) + z_mean_shape
+        return z_mean_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"seed": self.seed})
+        return config

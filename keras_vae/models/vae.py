@@ -1,0 +1,339 @@
+"""The variational autoencoder as a `keras.Model` trained with `fit`."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_vae import objectives
+from keras_vae.layers.sampling import Sampling
+from keras_vae.likelihoods import get_likelihood
+from keras_vae.posteriors import diagonal_gaussian
+from keras_vae.priors import get_prior
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class VAE(keras.Model):
+    """Variational autoencoder (Kingma and Welling 2013) trained on the beta-weighted ELBO.
+
+    For each input x, with q(z|x) = N(mu(x), diag(exp(logvar(x)))) from the encoder,
+    L draws z_l = mu + exp(logvar / 2) * eps_l, and p(x|z) from the decoder and
+    the likelihood:
+
+        reconstruction(x) = (1/L) sum_l log p(x|z_l)          (summed over all pixels)
+        kl(x)             = KL(q(z|x) || p(z))                (summed over latent dims;
+                                                               analytic, else Monte Carlo)
+        elbo(x)           = reconstruction(x) - kl(x)         <= log p(x)
+        loss(x)           = -(reconstruction(x) - beta * kl(x))
+
+    All four metrics are in nats per example: summed within an example and
+    averaged over the batch (and over batches by `fit` and `evaluate`).
+    `model.evaluate(test_data)` therefore reports the test ELBO.
+
+    `beta` lives in a non-trainable variable, `model.beta`, read inside the
+    compiled train step, so a callback can change it during `fit`
+    (`model.beta.assign(0.5)`).
+
+    Args:
+        encoder: keras Layer mapping x to `(z_mean, z_log_var)`, each (batch, latent_dim).
+        decoder: keras Layer mapping z (batch, latent_dim) to the likelihood's
+            parameters, shaped like x with `likelihood.parameter_channels(C)` channels.
+        likelihood: str, dict or `keras_vae.likelihoods.Likelihood`, default
+            "bernoulli". "bernoulli" (decoder gives logits) or "gaussian".
+        prior: str, dict, `keras_vae.priors.Prior` or None, default None (N(0, I)).
+        beta: float, default 1.0. Weight of the KL term in the loss.
+        num_samples: int, default 1. Monte Carlo samples L of z per input.
+        seed: int or None, default None. Seed of the sampling noise.
+        **kwargs: standard `keras.Model` arguments (`name`).
+
+    Example:
+    >>> import numpy as np, keras
+    >>> from keras_vae import VAE, MLPEncoder, MLPDecoder
+    >>> model = VAE(MLPEncoder(latent_dim=2), MLPDecoder(output_shape=(28, 28, 1)), seed=0)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> x = np.random.default_rng(0).uniform(size=(64, 28, 28, 1)).astype("float32")
+    >>> history = model.fit(x, epochs=1, batch_size=32, verbose=0)
+    >>> sorted(history.history)
+    ['elbo', 'kl', 'loss', 'reconstruction']
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        likelihood="bernoulli",
+        prior=None,
+        beta=1.0,
+        num_samples=1,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_samples) < 1:
+            raise ValueError(f"num_samples must be a positive integer, got {num_samples}.")
+        if not float(beta) >= 0:
+            raise ValueError(f"beta must be a non-negative number, got {beta}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = get_likelihood(likelihood)
+        self.prior = get_prior(prior)
+        self.num_samples = int(num_samples)
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.beta = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(float(beta)),
+            trainable=False,
+            name="beta",
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.data_shape = None
+        self.latent_dim = None
+
+    # Building ---------------------------------------------------------------------
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        self.data_shape = tuple(input_shape[1:])
+        # Sub-layers restored from a .keras file arrive built already.
+        if not self.encoder.built:
+            self.encoder.build(input_shape)
+        z_mean_shape, _ = self.encoder.compute_output_shape(input_shape)
+        self.latent_dim = int(z_mean_shape[-1])
+        if not self.decoder.built:
+            self.decoder.build((None, self.latent_dim))
+        expected = self.data_shape[:-1] + (self.likelihood.parameter_channels(self.data_shape[-1]),)
+        produced = tuple(self.decoder.compute_output_shape((None, self.latent_dim))[1:])
+        if produced != expected:
+            raise ValueError(
+                f"The decoder outputs shape {produced} but data of shape {self.data_shape} with a "
+                f"{type(self.likelihood).__name__} likelihood needs {expected}; build the decoder with "
+                f"output_shape={expected}."
+            )
+        for layer, shape in (
+            (self.likelihood, produced),
+            (self.prior, None),
+            (self.sampling, [(None, self.latent_dim), (None, self.latent_dim)]),
+        ):
+            if not layer.built:
+                layer.build(shape)
+        self.built = True
+
+    def get_build_config(self):
+        return {"input_shape": None if self.data_shape is None else [None, *self.data_shape]}
+
+    def build_from_config(self, config):
+        if config.get("input_shape") is not None:
+            self.build(tuple(config["input_shape"]))
+
+    def call(self, inputs, training=False):
+        """Returns reconstructions through the posterior mean (deterministic)."""
+        z_mean, _ = self.encoder(inputs, training=training)
+        return self.likelihood(self.decoder(z_mean, training=training))
+
+    # Public methods ---------------------------------------------------------------
+
+    def encode(self, x):
+        """Returns `(z_mean, z_log_var)` of q(z|x) for a batch of inputs."""
+        return self.encoder(self._as_inputs(x), training=False)
+
+    def decode(self, z):
+        """Returns E[x|z] (Bernoulli: probabilities; Gaussian: the mean) for latents z."""
+        return self.likelihood(self.decoder(ops.convert_to_tensor(z, dtype=self.compute_dtype), training=False))
+
+    def reconstruct(self, x):
+        """Returns E[x|z] at z = E_q[z|x], the posterior mean (deterministic)."""
+        return self(self._as_inputs(x), training=False)
+
+    def sample(self, n, seed=None):
+        """Returns E[x|z] for `n` draws z ~ p(z); the same `seed` gives the same images.
+
+        Args:
+            n: int. Number of images.
+            seed: int or None, default None. Seeds a stateless draw.
+        """
+        self._require_built()
+        seed = np.random.SeedSequence().generate_state(1)[0] if seed is None else seed
+        prior = self.prior.distribution(self.latent_dim, dtype=self.compute_dtype)
+        z = prior.sample(int(n), seed=tf.constant([0, int(seed) % (2**31 - 1)], dtype=tf.int32))
+        return self.decode(z)
+
+    def elbo_terms(self, x, num_samples=None, training=False):
+        """Returns per-example `(reconstruction, kl)` in nats, each of shape (batch,).
+
+        Args:
+            x: tensor of inputs (batch, *data_shape).
+            num_samples: int or None, default None (the model's `num_samples`).
+            training: bool, default False.
+        """
+        num_samples = num_samples or self.num_samples
+        z_mean, z_log_var = self.encoder(x, training=training)
+        posterior = diagonal_gaussian(z_mean, z_log_var)
+        prior = self.prior.distribution(self.latent_dim, dtype=z_mean.dtype)
+        z = self.sampling([z_mean, z_log_var], num_samples=num_samples)
+        log_likelihood = self.log_likelihood(x, z, training=training)
+        reconstruction = ops.mean(log_likelihood, axis=0)
+        kl = objectives.kl_divergence(posterior, prior, z)
+        return reconstruction, kl
+
+    def log_likelihood(self, x, z, training=False):
+        """Returns log p(x|z) of shape (L, batch) for z of shape (L, batch, latent_dim)."""
+        parameters = self.decoder(ops.reshape(z, (-1, self.latent_dim)), training=training)
+        parameters = ops.reshape(parameters, (ops.shape(z)[0], -1) + tuple(parameters.shape[1:]))
+        distribution = self.likelihood.distribution(parameters, event_ndims=len(self.data_shape))
+        return distribution.log_prob(x)
+
+    # Training ---------------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.elbo_tracker, self.reconstruction_tracker, self.kl_tracker]
+
+    def train_step(self, data):
+        x = self._unpack_inputs(data)
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.elbo_terms(x, training=True)
+            loss = -ops.mean(reconstruction) + self.beta * ops.mean(kl)
+            if self.losses:
+                loss = loss + ops.sum(self.losses)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self._update_metrics(loss, reconstruction, kl)
+
+    def test_step(self, data):
+        x = self._unpack_inputs(data)
+        reconstruction, kl = self.elbo_terms(x, training=False)
+        loss = -ops.mean(reconstruction) + self.beta * ops.mean(kl)
+        return self._update_metrics(loss, reconstruction, kl)
+
+    def _update_metrics(self, loss, reconstruction, kl):
+        self.loss_tracker.update_state(loss)
+        self.elbo_tracker.update_state(reconstruction - kl)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self.check_array(x)
+        self.check_array(kwargs.get("validation_data"))
+        self._build_for(x)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_array(x)
+        self._build_for(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def _build_for(self, x):
+        # The custom steps never call the model, so Keras would not build it before tracing them.
+        if self.built and self.latent_dim is not None:
+            return
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+            shape = tuple(spec.shape)
+        elif isinstance(x, (tuple, list)) and x:
+            shape = (None,) + tuple(np.shape(x[0]))[1:]
+        elif x is not None:
+            shape = (None,) + tuple(np.shape(x))[1:]
+        else:
+            raise ValueError("Build the model first with `model.build((None, *data_shape))` for this input.")
+        if any(d is None for d in shape[1:]):
+            raise ValueError(
+                f"Cannot infer the data shape from {shape}; call `model.build((None, *data_shape))` first."
+            )
+        self.build((None,) + shape[1:])
+
+    # Input checks -----------------------------------------------------------------
+
+    def check_array(self, x):
+        """Raises a clear error for NumPy data the model cannot train on.
+
+        Checks dtype (numeric floats), finiteness, the likelihood's support and,
+        for a built model, the shape. Tensors and datasets are checked in the step.
+        """
+        if isinstance(x, (tuple, list)) and x:
+            x = x[0]
+        if not isinstance(x, np.ndarray):
+            return
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise TypeError(f"Data must be a numeric array, got dtype {x.dtype}; convert it to float32.")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(
+                f"Data has integer dtype {x.dtype}; convert images to float32 in [0, 1], e.g. "
+                "`x.astype('float32') / 255`."
+            )
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"Data contains {bad} NaN or infinite values; remove or repair them before training.")
+        self._check_shape(x.shape)
+        support = self.likelihood.support
+        if support is not None and x.size:
+            low, high = float(x.min()), float(x.max())
+            if low < support[0] or high > support[1]:
+                raise ValueError(
+                    f"Data lies in [{low:g}, {high:g}] but a {type(self.likelihood).__name__} likelihood "
+                    f"needs values in [{support[0]:g}, {support[1]:g}]; scale the data (uint8 images: divide "
+                    "by 255) or choose another likelihood."
+                )
+
+    def _check_shape(self, shape):
+        if self.data_shape is None:
+            return
+        given = tuple(shape[1:])
+        if len(given) != len(self.data_shape) or any(
+            g is not None and g != e for g, e in zip(given, self.data_shape)
+        ):
+            raise ValueError(
+                f"This model was built for inputs of shape {self.data_shape} but got {given}; resize the "
+                "data or build a new model for this shape."
+            )
+
+    def _unpack_inputs(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if not x.dtype.is_floating:
+            raise TypeError(
+                f"Inputs have dtype {x.dtype.name}; the VAE needs floats in [0, 1] (cast and divide by 255)."
+            )
+        self._check_shape(tuple(x.shape))
+        return x
+
+    def _as_inputs(self, x):
+        x = ops.convert_to_tensor(x)
+        if not x.dtype.is_floating:
+            raise TypeError(f"Inputs have dtype {x.dtype.name}; pass floats in [0, 1].")
+        self._check_shape(tuple(x.shape))
+        return ops.cast(x, self.compute_dtype)
+
+    def _require_built(self):
+        if not self.built or self.latent_dim is None:
+            raise ValueError("The model is not built yet; call `model.build((None, *data_shape))` or fit it first.")
+
+    # Serialization ----------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+                "prior": keras.saving.serialize_keras_object(self.prior),
+                "beta": float(keras.ops.convert_to_numpy(self.beta)),
+                "num_samples": self.num_samples,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "likelihood", "prior"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
