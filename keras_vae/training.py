@@ -30,8 +30,10 @@ from keras_vae.data import (
     make_dataset,
     validate_images,
 )
+from keras_vae.callbacks import BETA_SCHEDULES, make_beta_schedule
 from keras_vae.likelihoods import LIKELIHOODS, Gaussian
 from keras_vae.models.builder import ARCHITECTURES, build_vae
+from keras_vae.models.vae import OBJECTIVES
 
 MODEL_FILE = "model.keras"
 
@@ -43,6 +45,7 @@ class TrainSettings:
     Args:
         dataset: str, default "fashion_mnist". A TFDS image dataset name; ignored when `data` is set.
         data: str or None, default None. A folder of PNG/JPEG images or a .npy/.npz array.
+        data_dir: str or None, default None. TFDS data directory (None: TFDS' default).
         architecture: str, default "mlp". "mlp" or "conv".
         latent_dim: int, default 32.
         likelihood: str, default "bernoulli". "bernoulli" or "gaussian".
@@ -53,7 +56,12 @@ class TrainSettings:
         batch_size: int, default 128.
         learning_rate: float, default 1e-3. Adam's step size.
         beta: float, default 1.0. KL weight.
-        num_samples: int, default 1. Monte Carlo samples of z per input.
+        num_samples: int, default 1. Monte Carlo samples of z per input (K of the IWAE bound).
+        objective: str, default "elbo". "elbo" or "iwae" (Burda et al. 2016; needs beta 1).
+        free_bits: float, default 0.0. Per-dimension KL floor in nats (Kingma et al. 2016).
+        beta_schedule: str, default "constant". "constant", "linear" (warm-up from 0 to `beta`
+            over `warmup_epochs`) or "cyclical" (Fu et al. 2019: cycles of 2 * `warmup_epochs`).
+        warmup_epochs: int, default 10. Length of the beta warm-up.
         validation_fraction: float, default 0.1. Held-out share of a user's own data.
         seed: int, default 0.
         out: str, default "runs/default". The run directory.
@@ -64,6 +72,7 @@ class TrainSettings:
 
     dataset: str = "fashion_mnist"
     data: str = None
+    data_dir: str = None
     architecture: str = "mlp"
     latent_dim: int = 32
     likelihood: str = "bernoulli"
@@ -75,6 +84,10 @@ class TrainSettings:
     learning_rate: float = 1e-3
     beta: float = 1.0
     num_samples: int = 1
+    objective: str = "elbo"
+    free_bits: float = 0.0
+    beta_schedule: str = "constant"
+    warmup_epochs: int = 10
     validation_fraction: float = 0.1
     seed: int = 0
     out: str = "runs/default"
@@ -88,11 +101,13 @@ class TrainSettings:
             "architecture": sorted(ARCHITECTURES),
             "likelihood": sorted(LIKELIHOODS),
             "binarize": list(BINARIZATIONS),
+            "objective": list(OBJECTIVES),
+            "beta_schedule": list(BETA_SCHEDULES),
         }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose one of {valid}.")
-        for name in ("latent_dim", "epochs", "batch_size", "num_samples"):
+        for name in ("latent_dim", "epochs", "batch_size", "num_samples", "warmup_epochs"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -102,6 +117,13 @@ class TrainSettings:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
         if not (self.beta >= 0 and np.isfinite(self.beta)):
             raise ValueError(f"beta must be a non-negative number, got {self.beta!r}.")
+        if not (self.free_bits >= 0 and np.isfinite(self.free_bits)):
+            raise ValueError(f"free_bits must be a non-negative number, got {self.free_bits!r}.")
+        if self.objective == "iwae" and (self.beta != 1 or self.beta_schedule != "constant" or self.free_bits > 0):
+            raise ValueError(
+                "objective 'iwae' optimises the importance-weighted bound, which has no KL weight: use it with "
+                "beta 1, beta_schedule 'constant' and free_bits 0."
+            )
         if self.gaussian_scale is not None and not self.gaussian_scale > 0:
             raise ValueError(f"gaussian_scale must be positive, got {self.gaussian_scale!r}.")
         if self.binarize != "none" and self.likelihood != "bernoulli":
@@ -130,8 +152,8 @@ def load_splits(settings):
             settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed
         )
         return splits["train"], splits["test"]
-    train = load_tfds_images(settings.dataset, "train")
-    test = load_tfds_images(settings.dataset, "test")
+    train = load_tfds_images(settings.dataset, "train", data_dir=settings.data_dir)
+    test = load_tfds_images(settings.dataset, "test", data_dir=settings.data_dir)
     return (validate_images(train[0], name="train images"), train[1]), (
         validate_images(test[0], name="test images"),
         test[1],
@@ -185,8 +207,6 @@ def train(settings):
     check_run_directory(settings.out, settings.overwrite)
     keras.utils.set_random_seed(settings.seed)
     (train_images, _), (test_images, test_labels) = load_splits(settings)
-    if settings.likelihood == "bernoulli" and settings.binarize == "none":
-        pass  # grey values in [0, 1] are accepted: the BCE objective of keras.io's VAE.
     likelihood = Gaussian(scale=settings.gaussian_scale) if settings.likelihood == "gaussian" else "bernoulli"
     model = build_vae(
         train_images.shape[1:],
@@ -196,6 +216,8 @@ def train(settings):
         beta=settings.beta,
         num_samples=settings.num_samples,
         seed=settings.seed,
+        objective=settings.objective,
+        free_bits=settings.free_bits,
     )
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
 
@@ -211,7 +233,10 @@ def train(settings):
     test_data = make_dataset(model_test_images, batch_size=settings.batch_size, shuffle=False)
 
     os.makedirs(settings.out, exist_ok=True)
-    callbacks = [
+    beta_schedule = make_beta_schedule(settings.beta_schedule, settings.warmup_epochs, settings.beta)
+    # First, so that the loggers after it record the epoch's beta.
+    callbacks = [beta_schedule] if beta_schedule is not None else []
+    callbacks += [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(os.path.join(settings.out, "history.csv")),
         keras.callbacks.TensorBoard(os.path.join(settings.out, "tensorboard")),

@@ -117,7 +117,7 @@ def test_class_subfolders_mixed_grey_rgb_rgba(tmp_path):
     _png(tmp_path / "cat" / "b.PNG", rgb)  # extension case must not matter
     _png(tmp_path / "cat" / "c.png", rgba)
     # JPEG is lossy on noise, so the JPEG file holds a smooth picture.
-    smooth = np.stack(np.meshgrid(np.arange(6) * 40, np.arange(6) * 30) + [np.full((6, 6), 90)], -1)
+    smooth = np.stack([*np.meshgrid(np.arange(6) * 40, np.arange(6) * 30), np.full((6, 6), 90)], -1)
     Image.fromarray(smooth.astype(np.uint8)).save(tmp_path / "dog" / "d.JPEG", quality=95)
     images, labels, class_names = load_image_folder(tmp_path)
     assert class_names == ["cat", "dog"]
@@ -128,6 +128,17 @@ def test_class_subfolders_mixed_grey_rgb_rgba(tmp_path):
     np.testing.assert_array_equal(images[1], rgba[..., :3])  # alpha dropped
     np.testing.assert_array_equal(images[2], np.repeat(grey[..., None], 3, axis=-1))
     assert np.abs(images[3].astype(int) - smooth).mean() < 8  # lossy, but the same picture
+
+
+def test_sixteen_bit_and_grey_palette_stay_grey(tmp_path):
+    a16 = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4000
+    Image.fromarray(a16).save(tmp_path / "a16.png")  # mode I;16
+    g = np.arange(16, dtype=np.uint8).reshape(4, 4) * 16
+    Image.fromarray(g).convert("P").save(tmp_path / "b_palette.png")  # grey palette
+    images, _, _ = load_image_folder(tmp_path)
+    assert images.shape == (2, 4, 4, 1)
+    np.testing.assert_array_equal(images[0, ..., 0], np.round(a16 / 257))  # scaled, not clipped
+    np.testing.assert_array_equal(images[1, ..., 0], g)
 
 
 def test_corrupt_image_is_named(tmp_path):

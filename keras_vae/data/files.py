@@ -77,7 +77,8 @@ def load_image_folder(path):
             images of different sizes, an unsupported image mode.
 
     Example:
-        >>> images, labels, class_names = load_image_folder("shoes/")  # shoes/boot/*.png, shoes/sandal/*.png
+        >>> # shoes/boot/*.png and shoes/sandal/*.png
+        >>> images, labels, class_names = load_image_folder("shoes/")
         >>> images.shape, class_names
         ((120, 64, 64, 3), ['boot', 'sandal'])
     """

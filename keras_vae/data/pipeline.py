@@ -44,10 +44,11 @@ def _dynamic_binarize(dataset: tf.data.Dataset, seed: int, has_labels: bool) -> 
         u = tf.random.stateless_uniform(tf.shape(x), seed=pair, dtype=tf.float32)
         return tf.cast(u < x, tf.float32)
 
+    def draw_xy(xy, pair):
+        return draw(xy[0], pair), xy[1]
+
     zipped = tf.data.Dataset.zip(dataset, seeds)
-    if has_labels:
-        return zipped.map(lambda xy, s: (draw(xy[0], s), xy[1]), num_parallel_calls=tf.data.AUTOTUNE)
-    return zipped.map(draw, num_parallel_calls=tf.data.AUTOTUNE)
+    return zipped.map(draw_xy if has_labels else draw, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def make_dataset(

@@ -16,6 +16,8 @@ def build_vae(
     beta=1.0,
     num_samples=1,
     seed=None,
+    objective="elbo",
+    free_bits=0.0,
 ):
     """Returns a built `VAE` with a standard encoder/decoder pair.
 
@@ -27,6 +29,8 @@ def build_vae(
         beta: float, default 1.0. KL weight.
         num_samples: int, default 1. Monte Carlo samples per input.
         seed: int or None, default None. Seed of the sampling noise.
+        objective: str, default "elbo". "elbo" or "iwae" (K = num_samples).
+        free_bits: float, default 0.0. Per-dimension KL floor in nats.
 
     Example:
     >>> model = build_vae((28, 28, 1), architecture="conv", latent_dim=8)
@@ -53,6 +57,8 @@ def build_vae(
         beta=beta,
         num_samples=num_samples,
         seed=seed,
+        objective=objective,
+        free_bits=free_bits,
     )
     model.build((None,) + data_shape)
     return model

@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 from keras import ops
 
 from keras_vae import objectives
@@ -12,6 +13,32 @@ from keras_vae.layers.sampling import Sampling
 from keras_vae.likelihoods import get_likelihood
 from keras_vae.posteriors import diagonal_gaussian
 from keras_vae.priors import get_prior
+
+tfd = tfp.distributions
+
+
+OBJECTIVES = ("elbo", "iwae")
+
+
+def per_dimension_kl(posterior, prior, z=None):
+    """KL(q_d || p_d) per latent dimension, shape (batch, latent_dim), for factorised q and p.
+
+    Analytic when tfp registers the pair of one-dimensional distributions (the
+    diagonal Gaussian against N(0, I)), else the Monte Carlo mean over the draws
+    `z` (L, batch, latent_dim) of log q_d(z_d) - log p_d(z_d).
+    """
+    if not (isinstance(posterior, tfd.Independent) and isinstance(prior, tfd.Independent)):
+        raise ValueError(
+            "free_bits needs a per-dimension KL, so a posterior and prior that factorise over latent "
+            f"dimensions (tfd.Independent); got {type(posterior).__name__} and {type(prior).__name__}."
+        )
+    q, p = posterior.distribution, prior.distribution
+    try:
+        return tfd.kl_divergence(q, p)
+    except NotImplementedError:
+        if z is None:
+            raise ValueError("No closed-form per-dimension KL; pass posterior draws z.") from None
+        return ops.mean(q.log_prob(z) - p.log_prob(z), axis=0)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -27,6 +54,16 @@ class VAE(keras.Model):
                                                                analytic, else Monte Carlo)
         elbo(x)           = reconstruction(x) - kl(x)         <= log p(x)
         loss(x)           = -(reconstruction(x) - beta * kl(x))
+
+    Two options change the loss (what is optimised) but not the metrics, which
+    stay the unclamped ELBO terms above:
+
+    - `objective="iwae"`: the importance-weighted bound of Burda et al. (2016)
+      with K = `num_samples` draws, loss = -mean_x log (1/K) sum_k
+      p(x|z_k) p(z_k) / q(z_k|x). beta must be 1 (it weights the ELBO's KL only).
+    - `free_bits=lambda > 0` (Kingma et al. 2016): the KL term of the loss becomes
+      sum_d max(lambda, mean_batch KL_d), with KL_d the KL of latent dimension d,
+      so dimensions below lambda nats get no pressure towards the prior.
 
     All four metrics are in nats per example: summed within an example and
     averaged over the batch (and over batches by `fit` and `evaluate`).
@@ -44,7 +81,9 @@ class VAE(keras.Model):
             "bernoulli". "bernoulli" (decoder gives logits) or "gaussian".
         prior: str, dict, `keras_vae.priors.Prior` or None, default None (N(0, I)).
         beta: float, default 1.0. Weight of the KL term in the loss.
-        num_samples: int, default 1. Monte Carlo samples L of z per input.
+        num_samples: int, default 1. Monte Carlo samples L of z per input (K for "iwae").
+        objective: str, default "elbo". One of `OBJECTIVES`: "elbo" or "iwae".
+        free_bits: float, default 0.0. Per-dimension KL floor lambda in nats ("elbo" only).
         seed: int or None, default None. Seed of the sampling noise.
         **kwargs: standard `keras.Model` arguments (`name`).
 
@@ -68,6 +107,8 @@ class VAE(keras.Model):
         beta=1.0,
         num_samples=1,
         seed=None,
+        objective="elbo",
+        free_bits=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -75,6 +116,18 @@ class VAE(keras.Model):
             raise ValueError(f"num_samples must be a positive integer, got {num_samples}.")
         if not float(beta) >= 0:
             raise ValueError(f"beta must be a non-negative number, got {beta}.")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"Unknown objective {objective!r}; choose one of {list(OBJECTIVES)}.")
+        if not (float(free_bits) >= 0 and math.isfinite(float(free_bits))):
+            raise ValueError(f"free_bits must be a non-negative number, got {free_bits}.")
+        if objective == "iwae" and float(beta) != 1.0:
+            raise ValueError(
+                f"beta={beta} has no meaning for objective='iwae' (beta weights the ELBO's KL term); use beta=1."
+            )
+        if objective == "iwae" and float(free_bits) > 0:
+            raise ValueError("free_bits applies to the ELBO's KL term; use it with objective='elbo', not 'iwae'.")
+        self.objective = objective
+        self.free_bits = float(free_bits)
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = get_likelihood(likelihood)
@@ -181,6 +234,31 @@ class VAE(keras.Model):
         kl = objectives.kl_divergence(posterior, prior, z)
         return reconstruction, kl
 
+    def objective_terms(self, x, training=False):
+        """Returns `(loss, reconstruction, kl)`: the scalar training loss and per-example ELBO terms.
+
+        The loss follows `objective`, `beta` and `free_bits`; reconstruction and
+        kl, each of shape (batch,), are the unclamped ELBO terms.
+        """
+        z_mean, z_log_var = self.encoder(x, training=training)
+        posterior = diagonal_gaussian(z_mean, z_log_var)
+        prior = self.prior.distribution(self.latent_dim, dtype=z_mean.dtype)
+        z = self.sampling([z_mean, z_log_var], num_samples=self.num_samples)
+        log_likelihood = self.log_likelihood(x, z, training=training)
+        reconstruction = ops.mean(log_likelihood, axis=0)
+        kl = objectives.kl_divergence(posterior, prior, z)
+        if self.objective == "iwae":
+            log_weights = objectives.log_importance_weights(log_likelihood, z, posterior, prior)
+            loss = -ops.mean(objectives.importance_weighted_bound(log_weights))
+        else:
+            if self.free_bits > 0:
+                kl_per_dim = ops.mean(per_dimension_kl(posterior, prior, z), axis=0)  # (latent_dim,)
+                kl_term = ops.sum(ops.maximum(kl_per_dim, ops.cast(self.free_bits, kl_per_dim.dtype)))
+            else:
+                kl_term = ops.mean(kl)
+            loss = -ops.mean(reconstruction) + ops.cast(self.beta, kl.dtype) * kl_term
+        return loss, reconstruction, kl
+
     def log_likelihood(self, x, z, training=False):
         """Returns log p(x|z) of shape (L, batch) for z of shape (L, batch, latent_dim)."""
         parameters = self.decoder(ops.reshape(z, (-1, self.latent_dim)), training=training)
@@ -197,8 +275,7 @@ class VAE(keras.Model):
     def train_step(self, data):
         x = self._unpack_inputs(data)
         with tf.GradientTape() as tape:
-            reconstruction, kl = self.elbo_terms(x, training=True)
-            loss = -ops.mean(reconstruction) + self.beta * ops.mean(kl)
+            loss, reconstruction, kl = self.objective_terms(x, training=True)
             if self.losses:
                 loss = loss + ops.sum(self.losses)
         gradients = tape.gradient(loss, self.trainable_variables)
@@ -207,8 +284,7 @@ class VAE(keras.Model):
 
     def test_step(self, data):
         x = self._unpack_inputs(data)
-        reconstruction, kl = self.elbo_terms(x, training=False)
-        loss = -ops.mean(reconstruction) + self.beta * ops.mean(kl)
+        loss, reconstruction, kl = self.objective_terms(x, training=False)
         return self._update_metrics(loss, reconstruction, kl)
 
     def _update_metrics(self, loss, reconstruction, kl):
@@ -327,6 +403,8 @@ class VAE(keras.Model):
                 "beta": float(keras.ops.convert_to_numpy(self.beta)),
                 "num_samples": self.num_samples,
                 "seed": self.seed,
+                "objective": self.objective,
+                "free_bits": self.free_bits,
             }
         )
         return config
