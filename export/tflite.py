@@ -149,6 +149,10 @@ def run_decoder(interpreter, z):
     """
     z = np.asarray(z, dtype="float32")
     input_detail = interpreter.get_input_details()[0]
+    latent_dim = int(input_detail["shape"][-1])
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+        # The runtime's own message for this ("XNNPack delegate failed to reshape") names no input.
+        raise ValueError(f"z must have shape (batch, {latent_dim}) for this decoder, got {z.shape}.")
     if tuple(input_detail["shape"]) != z.shape:
         interpreter.resize_tensor_input(input_detail["index"], list(z.shape))
         interpreter.allocate_tensors()

@@ -1,0 +1,58 @@
+"""The `keras-vae export` subcommand: `keras-vae export RUN_DIR --out DIR [--name vae]`.
+
+Wire it into keras_vae/cli.py with `export_cli.add_parser(commands)` and, for
+`args.command == "export"`, `return export_cli.run(args)`.
+"""
+
+import sys
+
+
+def add_parser(subparsers):
+    """Adds the `export` subcommand to an argparse subparsers object; returns its parser.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="keras-vae")
+    >>> _ = add_parser(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["export", "runs/a", "--out", "exp"]).name
+    'vae'
+    """
+    parser = subparsers.add_parser(
+        "export",
+        help="export a trained run to SavedModel (TF Serving) and TFLite decoders",
+        description="Writes DIR/saved_model/<name>/<version>/, DIR/tflite/*.tflite and DIR/export_report.json.",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory holding model.keras")
+    parser.add_argument("--out", required=True, metavar="DIR", help="export directory")
+    parser.add_argument("--name", default="vae", help="served model name (default: %(default)s)")
+    parser.add_argument("--version", type=int, default=None, help="model version (default: next free one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the verification draws")
+    return parser
+
+
+def run(args):
+    """Runs the export for parsed arguments; prints the report table; returns the exit code."""
+    from keras_vae.export.exporter import export_run
+    from keras_vae.export.report import format_table
+
+    try:
+        report = export_run(args.run_dir, args.out, name=args.name, version=args.version, seed=args.seed)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"keras-vae export: error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(report))
+    print(f"exported version {report['version']} of {report['name']!r} to {args.out}")
+    return 0
+
+
+def main(argv=None):
+    """Runs `keras-vae export ...` standalone (until keras_vae/cli.py wires it in)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="keras-vae")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Checks an export against the Keras model and writes `export_report.json`.
+
+Per TFLite variant: file size, max and mean absolute pixel difference from the Keras
+decoder over prior draws (seeded), and single-image latency in the LiteRT interpreter.
+For the SavedModel: the largest absolute difference per signature from the Keras model,
+with the SavedModel re-run in a separate Python process that imports only TensorFlow
+(as TF Serving would run it: no keras_vae, no tensorflow-probability).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from keras_vae.likelihoods import Bernoulli
+
+REPORT_FILE = "export_report.json"
+
+# Runs in a fresh interpreter: loads the SavedModel with TensorFlow only and runs every
+# requested call. Argv: saved_model_dir inputs.npz outputs.npz calls.json
+SUBPROCESS_SCRIPT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, inputs_file, outputs_file, calls_file = sys.argv[1:5]
+loaded = tf.saved_model.load(path)
+inputs = np.load(inputs_file)
+calls = json.load(open(calls_file))
+results = {}
+for call_id, signature, names in calls:
+    fn = loaded.signatures[signature]
+    out = fn(**{n: tf.constant(inputs[call_id + "/" + n]) for n in names})
+    for key, value in out.items():
+        results[call_id + "/" + key] = value.numpy()
+np.savez(outputs_file, **results)
+print(json.dumps({"signatures": sorted(loaded.signatures),
+                  "modules": sorted(m for m in ("keras_vae", "tensorflow_probability", "keras")
+                                    if m in sys.modules)}))
+"""
+
+
+def run_in_subprocess(saved_model_dir, calls, timeout=300):
+    """Runs signature calls on a SavedModel in a separate process that imports only TensorFlow.
+
+    Args:
+        saved_model_dir: str, a `<base>/<name>/<version>` directory.
+        calls: list of `(call_id, signature_name, {input_name: array})`.
+        timeout: float, default 300 seconds.
+
+    Returns:
+        `(outputs, info)`: outputs is `{call_id: {output_name: np.ndarray}}`; info holds the
+        process's signature names and which of keras_vae/tensorflow_probability/keras it loaded.
+
+    Example:
+    >>> outputs, info = run_in_subprocess(path, [("a", "sample", {"seed": 1, "count": 2})])  # doctest: +SKIP
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays, plan = {}, []
+        for call_id, signature, inputs in calls:
+            plan.append([call_id, signature, sorted(inputs)])
+            for name, value in inputs.items():
+                arrays[f"{call_id}/{name}"] = np.asarray(value)
+        np.savez(os.path.join(tmp, "inputs.npz"), **arrays)
+        with open(os.path.join(tmp, "calls.json"), "w") as f:
+            json.dump(plan, f)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        completed = subprocess.run(
+            [sys.executable, "-c", SUBPROCESS_SCRIPT, saved_model_dir, os.path.join(tmp, "inputs.npz"),
+             os.path.join(tmp, "outputs.npz"), os.path.join(tmp, "calls.json")],
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"The SavedModel failed in a TensorFlow-only process:\n{completed.stderr[-3000:]}")
+        info = json.loads(completed.stdout.strip().splitlines()[-1])
+        outputs = {}
+        with np.load(os.path.join(tmp, "outputs.npz")) as data:
+            for key in data.files:
+                call_id, name = key.split("/", 1)
+                outputs.setdefault(call_id, {})[name] = data[key]
+    return outputs, info
+
+
+def keras_reference_calls(model, images, z, seed=0, count=8):
+    """Returns `(calls, expected)`: one call per signature and the Keras model's outputs for it.
+
+    Args:
+        model: built VAE.
+        images: float32 array (n, *data_shape).
+        z: float32 array (m, latent_dim).
+        seed: int, default 0. Seed of `sample` and `elbo`.
+        count: int, default 8. Images drawn by `sample`.
+    """
+    from keras_vae.export.saved_model import stateless_elbo_terms
+
+    images = np.asarray(images, dtype="float32")
+    z = np.asarray(z, dtype="float32")
+    z_mean, z_log_var = (np.asarray(t) for t in model.encoder(images, training=False))
+    parameters = np.asarray(model.decoder(z, training=False))
+    decoded = np.asarray(model.likelihood.mean(parameters))
+    reconstruction = np.asarray(model.reconstruct(images))
+    elbo, rec, kl = (np.asarray(t) for t in stateless_elbo_terms(model, images, seed))
+    if isinstance(model.likelihood, Bernoulli):
+        decode = {"probabilities": decoded, "logits": parameters}
+    else:
+        decode = {"mean": decoded}
+    seed_in, count_in = np.int32(seed), np.int32(count)
+    calls = [
+        ("serving_default", "serving_default", {"images": images}),
+        ("encode", "encode", {"images": images}),
+        ("decode", "decode", {"z": z}),
+        ("reconstruct", "reconstruct", {"images": images}),
+        ("sample", "sample", {"seed": seed_in, "count": count_in}),
+        ("elbo", "elbo", {"images": images, "seed": seed_in}),
+    ]
+    expected = {
+        "serving_default": {"reconstruction": reconstruction},
+        "encode": {"z_mean": z_mean, "z_log_var": z_log_var},
+        "decode": decode,
+        "reconstruct": {"reconstruction": reconstruction},
+        "sample": {"images": np.asarray(model.sample(count, seed=seed))},
+        "elbo": {"elbo": elbo, "reconstruction": rec, "kl": kl},
+    }
+    return calls, expected
+
+
+def saved_model_report(model, saved_model_dir, images=None, num_latents=64, seed=0):
+    """Returns `{signature: max abs difference}` between the SavedModel (separate process) and Keras.
+
+    `elbo` differences are in nats (sums over all pixels), the rest in output units.
+
+    Args:
+        model: built VAE.
+        saved_model_dir: str.
+        images: float32 array or None (uniform noise in [0, 1], seeded).
+        num_latents: int, default 64. Prior draws fed to `decode`.
+        seed: int, default 0.
+    """
+    rng = np.random.default_rng(seed)
+    if images is None:
+        images = rng.uniform(size=(16, *model.data_shape)).astype("float32")
+    z = rng.standard_normal((num_latents, model.latent_dim)).astype("float32")
+    calls, expected = keras_reference_calls(model, images, z, seed=seed)
+    outputs, info = run_in_subprocess(saved_model_dir, calls)
+    differences = {}
+    for call_id, wanted in expected.items():
+        got = outputs[call_id]
+        if sorted(got) != sorted(wanted):
+            raise AssertionError(f"Signature {call_id} returned {sorted(got)}, expected {sorted(wanted)}.")
+        differences[call_id] = max(float(np.max(np.abs(got[k] - wanted[k]))) for k in wanted)
+    return {"max_abs_difference": differences, "subprocess": info}
+
+
+def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200):
+    """Returns size, error vs the Keras decoder over `num_draws` prior draws, and batch-1 latency.
+
+    Args:
+        model: built VAE.
+        path: str, a .tflite decoder.
+        num_draws: int, default 1000. Prior draws z ~ N(0, I) (seeded).
+        seed: int, default 0.
+        latency_runs: int, default 200. Timed single-image invocations (median reported).
+    """
+    from keras_vae.export.tflite import load_interpreter, run_decoder
+
+    z = np.random.default_rng(seed).standard_normal((num_draws, model.latent_dim)).astype("float32")
+    expected = np.asarray(model.decode(z))
+    interpreter = load_interpreter(path)
+    got = run_decoder(interpreter, z)
+    error = np.abs(got - expected)
+    run_decoder(interpreter, z[:1])  # resize back to batch 1, warm up
+    times = []
+    for i in range(latency_runs):
+        start = time.perf_counter()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], z[i % num_draws][None])
+        interpreter.invoke()
+        interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        times.append(time.perf_counter() - start)
+    return {
+        "file": os.path.basename(path),
+        "bytes": os.path.getsize(path),
+        "max_abs_pixel_difference": float(error.max()),
+        "mean_abs_pixel_difference": float(error.mean()),
+        "num_draws": int(num_draws),
+        "latency_ms_batch1_median": 1000 * float(np.median(times)),
+    }
+
+
+def build_report(model, saved_model_dir=None, tflite_paths=None, num_draws=1000, seed=0):
+    """Returns the export report dict for a SavedModel and/or TFLite decoders.
+
+    Example:
+    >>> report = build_report(model, "out/saved_model/vae/1", {"float32": "out/tflite/decoder_float32.tflite"})  # doctest: +SKIP
+    """
+    report = {
+        "latent_dim": int(model.latent_dim),
+        "data_shape": [int(d) for d in model.data_shape],
+        "likelihood": type(model.likelihood).__name__,
+        "seed": int(seed),
+    }
+    if saved_model_dir is not None:
+        report["saved_model"] = {"path": os.path.abspath(saved_model_dir), **saved_model_report(model, saved_model_dir, seed=seed)}
+    if tflite_paths:
+        report["tflite"] = {
+            variant: tflite_variant_report(model, path, num_draws=num_draws, seed=seed)
+            for variant, path in tflite_paths.items()
+            if variant != "metadata"
+        }
+        if "float32" in report["tflite"]:
+            base = report["tflite"]["float32"]["bytes"]
+            for entry in report["tflite"].values():
+                entry["size_vs_float32"] = entry["bytes"] / base
+    return report
+
+
+def format_table(report):
+    """Returns the report as a printable text table."""
+    lines = []
+    if "saved_model" in report:
+        lines.append("SavedModel (TensorFlow-only process vs Keras)  max |diff|")
+        for name, value in report["saved_model"]["max_abs_difference"].items():
+            lines.append(f"  {name:<16} {value:.3g}")
+    if "tflite" in report:
+        lines.append(f"{'TFLite decoder':<14} {'bytes':>10} {'vs f32':>7} {'max |diff|':>11} {'mean |diff|':>12} {'ms/img':>8}")
+        for name, entry in report["tflite"].items():
+            lines.append(
+                f"{name:<14} {entry['bytes']:>10d} {entry.get('size_vs_float32', float('nan')):>7.2f} "
+                f"{entry['max_abs_pixel_difference']:>11.2e} {entry['mean_abs_pixel_difference']:>12.2e} "
+                f"{entry['latency_ms_batch1_median']:>8.3f}"
+            )
+    return "\n".join(lines)
+
+
+def write_report(report, path):
+    """Writes the report as indented JSON; returns `path`."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return path

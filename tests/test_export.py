@@ -1,0 +1,391 @@
+"""Tests of keras_vae.export: SavedModel (TF Serving contract), TFLite decoders, report, exporter, CLI.
+
+One small MLP VAE is trained briefly on structured synthetic images and exported once
+(module fixture); the tests then read that export. The whole module takes well under a minute.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vae.export import cli as export_cli
+from keras_vae.export import exporter, report, saved_model, serving, tflite
+from keras_vae.models import VAE, build_vae
+from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
+
+LATENT_DIM = 8
+DATA_SHAPE = (28, 28, 1)
+SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
+# Pixel-error bounds of the quantised decoders vs Keras over 1,000 prior draws (max, mean).
+# Measured on this fixture: dynamic_int8 about 2e-3 / 2e-4, int8 about 1e-2 / 1e-3.
+INT8_BOUNDS = {"dynamic_int8": (0.05, 0.01), "int8": (0.05, 0.01)}
+
+
+def structured_images(n, seed=0):
+    """Binary images of one random axis-aligned rectangle each: learnable, not noise."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, *DATA_SHAPE), "float32")
+    for i in range(n):
+        top, left = rng.integers(0, 20, size=2)
+        height, width = rng.integers(4, 28 - max(top, left), size=2)
+        images[i, top : top + height, left : left + width, 0] = 1.0
+    return images
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A briefly trained run directory exported once with `export_run`."""
+    root = tmp_path_factory.mktemp("export")
+    keras.utils.set_random_seed(0)
+    model = build_vae(DATA_SHAPE, architecture="mlp", latent_dim=LATENT_DIM, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    images = structured_images(2048)
+    model.fit(images, epochs=4, batch_size=64, verbose=0)
+    run_dir = root / "run"
+    run_dir.mkdir()
+    model.save(run_dir / "model.keras")
+    out_dir = root / "out"
+    result = exporter.export_run(str(run_dir), str(out_dir))
+    model = keras.models.load_model(run_dir / "model.keras")
+    version_dir = out_dir / "saved_model" / "vae" / "1"
+    return {
+        "root": root,
+        "run_dir": run_dir,
+        "out": out_dir,
+        "version_dir": str(version_dir),
+        "report": result,
+        "model": model,
+        "images": structured_images(16, seed=1),
+        "loaded": tf.saved_model.load(str(version_dir)),
+    }
+
+
+# Layout and report ------------------------------------------------------------------
+
+
+def test_export_layout_and_report(exported):
+    out = exported["out"]
+    assert (out / "saved_model" / "vae" / "1" / "saved_model.pb").is_file()
+    for variant in tflite.VARIANTS:
+        assert (out / "tflite" / f"decoder_{variant}.tflite").is_file()
+    on_disk = json.loads((out / "export_report.json").read_text())
+    assert on_disk["version"] == 1 and on_disk["name"] == "vae"
+    assert set(on_disk["saved_model"]["max_abs_difference"]) == set(SIGNATURES)
+    assert max(on_disk["saved_model"]["max_abs_difference"].values()) <= 1e-5
+    # The re-run process imported neither keras_vae nor tensorflow_probability.
+    assert not {"keras_vae", "tensorflow_probability"} & set(on_disk["saved_model"]["subprocess"]["modules"])
+    assert on_disk["tflite"]["int8"]["num_draws"] == 1000
+    metadata = json.loads((out / "tflite" / tflite.METADATA_FILE).read_text())
+    assert metadata["latent_dim"] == LATENT_DIM and metadata["data_shape"] == list(DATA_SHAPE)
+    assert "dynamic_int8" in report.format_table(on_disk)
+    config = (out / "saved_model" / "models.config").read_text()
+    assert 'name: "vae"' in config and f'base_path: "{out / "saved_model" / "vae"}"' in config
+
+
+def test_int8_file_is_much_smaller(exported):
+    entries = exported["report"]["tflite"]
+    assert entries["int8"]["bytes"] <= 0.3 * entries["float32"]["bytes"]
+    assert entries["float16"]["bytes"] <= 0.55 * entries["float32"]["bytes"]
+
+
+# TF Serving contract: saved_model_cli ------------------------------------------------
+
+
+def _saved_model_cli(*args):
+    command = shutil.which("saved_model_cli")
+    base = [command] if command else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(base + list(args), capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_saved_model_cli_show_lists_every_signature(exported):
+    shown = _saved_model_cli("show", "--dir", exported["version_dir"], "--all")
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "MetaGraphDef with tag-set: 'serve'" in text
+    for name in SIGNATURES:
+        assert f"signature_def['{name}']" in text
+
+    def block(name):
+        start = text.index(f"signature_def['{name}']")
+        end = text.find("signature_def[", start + 1)
+        return text[start : end if end > 0 else None]
+
+    assert "inputs['z']" in block("decode") and f"shape: (-1, {LATENT_DIM})" in block("decode")
+    assert "outputs['probabilities']" in block("decode") and "outputs['logits']" in block("decode")
+    assert "inputs['images']" in block("encode") and "shape: (-1, 28, 28, 1)" in block("encode")
+    assert "outputs['z_mean']" in block("encode") and "outputs['z_log_var']" in block("encode")
+    assert "DT_INT32" in block("sample") and "inputs['count']" in block("sample")
+    assert "inputs['seed']" in block("elbo") and "outputs['kl']" in block("elbo")
+    assert "outputs['reconstruction']" in block("serving_default")
+
+
+def test_saved_model_cli_run_decode(exported, tmp_path):
+    z_file = tmp_path / "z.npy"
+    np.save(z_file, np.zeros((2, LATENT_DIM), "float32"))
+    ran = _saved_model_cli(
+        "run", "--dir", exported["version_dir"], "--tag_set", "serve", "--signature_def", "decode",
+        "--inputs", f"z={z_file}", "--outdir", str(tmp_path / "out"),
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    probabilities = np.load(tmp_path / "out" / "probabilities.npy")
+    expected = np.asarray(exported["model"].decode(np.zeros((2, LATENT_DIM), "float32")))
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_saved_model_cli_run_wrong_latent_size_fails_clearly(exported, tmp_path):
+    z_file = tmp_path / "z.npy"
+    np.save(z_file, np.zeros((2, LATENT_DIM - 3), "float32"))
+    ran = _saved_model_cli(
+        "run", "--dir", exported["version_dir"], "--tag_set", "serve", "--signature_def", "decode",
+        "--inputs", f"z={z_file}",
+    )
+    assert ran.returncode != 0
+    assert f"Cannot feed value of shape (2, {LATENT_DIM - 3})" in ran.stderr
+    assert f"which has shape (None, {LATENT_DIM})" in ran.stderr
+
+
+# A TensorFlow-only process reproduces the model -------------------------------------
+
+
+def test_tensorflow_only_process_reproduces_keras(exported):
+    model, images = exported["model"], exported["images"]
+    z = np.random.default_rng(3).standard_normal((5, LATENT_DIM)).astype("float32")
+    calls = [
+        ("encode", "encode", {"images": images}),
+        ("decode", "decode", {"z": z}),
+        ("reconstruct", "reconstruct", {"images": images}),
+        ("s1", "sample", {"seed": np.int32(1), "count": np.int32(6)}),
+        ("s1_again", "sample", {"seed": np.int32(1), "count": np.int32(6)}),
+        ("s2", "sample", {"seed": np.int32(2), "count": np.int32(6)}),
+    ]
+    outputs, info = report.run_in_subprocess(exported["version_dir"], calls)
+    assert "keras_vae" not in info["modules"] and "tensorflow_probability" not in info["modules"]
+    z_mean, z_log_var = (np.asarray(t) for t in model.encode(images))
+    np.testing.assert_allclose(outputs["encode"]["z_mean"], z_mean, atol=1e-5)
+    np.testing.assert_allclose(outputs["encode"]["z_log_var"], z_log_var, atol=1e-5)
+    np.testing.assert_allclose(outputs["decode"]["probabilities"], np.asarray(model.decode(z)), atol=1e-5)
+    np.testing.assert_allclose(
+        outputs["reconstruct"]["reconstruction"], np.asarray(model.reconstruct(images)), atol=1e-5
+    )
+    assert outputs["s1"]["images"].shape == (6, *DATA_SHAPE)
+    np.testing.assert_array_equal(outputs["s1"]["images"], outputs["s1_again"]["images"])
+    assert np.abs(outputs["s1"]["images"] - outputs["s2"]["images"]).max() > 1e-3
+    # Same z as VAE.sample for the same seed.
+    np.testing.assert_allclose(outputs["s1"]["images"], np.asarray(model.sample(6, seed=1)), atol=1e-5)
+
+
+def test_elbo_signature(exported):
+    model, images, loaded = exported["model"], exported["images"], exported["loaded"]
+    elbo = loaded.signatures["elbo"]
+    a = {k: v.numpy() for k, v in elbo(images=tf.constant(images), seed=tf.constant(4)).items()}
+    b = {k: v.numpy() for k, v in elbo(images=tf.constant(images), seed=tf.constant(4)).items()}
+    c = elbo(images=tf.constant(images), seed=tf.constant(5))
+    for key in ("elbo", "reconstruction", "kl"):
+        assert a[key].shape == (len(images),)
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_allclose(a["elbo"], a["reconstruction"] - a["kl"], rtol=1e-6, atol=1e-4)
+    assert np.abs(c["reconstruction"].numpy() - a["reconstruction"]).max() > 0
+    # The KL is analytic, so it equals the Keras model's (whatever its noise).
+    _, kl = model.elbo_terms(tf.constant(images))
+    np.testing.assert_allclose(a["kl"], np.asarray(kl), rtol=1e-5, atol=1e-5)
+    reference = saved_model.stateless_elbo_terms(model, images, 4)
+    np.testing.assert_allclose(a["elbo"], np.asarray(reference[0]), rtol=1e-5, atol=1e-3)
+
+
+# REST bodies and PredictRequests -----------------------------------------------------
+
+
+def test_rest_and_grpc_requests_per_signature(exported):
+    model, loaded = exported["model"], exported["loaded"]
+    z = np.random.default_rng(5).standard_normal((3, LATENT_DIM)).astype("float32")
+    calls, expected = report.keras_reference_calls(model, exported["images"][:4], z, seed=7, count=3)
+    assert {c[1] for c in calls} == set(SIGNATURES)
+    for _, signature, inputs in calls:
+        body = serving.rest_body(signature, inputs)
+        assert set(body) == {"signature_name", "inputs"} and body["signature_name"] == signature
+        json.dumps(body)  # JSON-serialisable as sent
+        rest = serving.run_rest(loaded, body)["outputs"]
+        request = serving.predict_request("vae", signature, inputs, version=1)
+        assert request.model_spec.name == "vae" and request.model_spec.signature_name == signature
+        grpc = serving.response_arrays(serving.run_predict_request(loaded, request))
+        want = expected[signature]
+        assert set(rest) == set(want) == set(grpc), signature
+        for key, value in want.items():
+            atol = 1e-3 if signature == "elbo" else 1e-5  # elbo: nats summed over 784 pixels
+            np.testing.assert_allclose(np.asarray(rest[key], "float32"), value, atol=atol, err_msg=signature)
+            np.testing.assert_allclose(grpc[key], value, atol=atol, err_msg=signature)
+
+
+def test_rest_body_unknown_signature_or_input(exported):
+    with pytest.raises(ValueError, match="Unknown signature 'decoder'"):
+        serving.run_rest(exported["loaded"], serving.rest_body("decoder", {"z": [[0.0] * LATENT_DIM]}))
+    with pytest.raises(ValueError, match=r"Unknown inputs \['latent'\]"):
+        serving.run_rest(exported["loaded"], serving.rest_body("decode", {"latent": [[0.0] * LATENT_DIM]}))
+
+
+# Bad inputs to the signatures --------------------------------------------------------
+
+
+def test_signature_rejects_wrong_latent_size(exported):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Shape of tensor z \[2,5\] is not compatible with expected shape \[\?,8\]"):
+        exported["loaded"].signatures["decode"](z=tf.zeros((2, 5)))
+
+
+def test_signature_rejects_wrong_image_shape(exported):
+    for name in ("encode", "reconstruct", "serving_default"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"Shape of tensor images \[1,14,14,1\]"):
+            exported["loaded"].signatures[name](images=tf.zeros((1, 14, 14, 1)))
+
+
+def test_signature_rejects_nan_images(exported):
+    images = np.array(exported["images"][:2])
+    images[0, 3, 3, 0] = np.nan
+    for name in ("encode", "reconstruct"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="images contain NaN or infinite values"):
+            exported["loaded"].signatures[name](images=tf.constant(images))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images contain NaN"):
+        exported["loaded"].signatures["elbo"](images=tf.constant(images), seed=tf.constant(0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z contain NaN"):
+        exported["loaded"].signatures["decode"](z=tf.fill((1, LATENT_DIM), np.nan))
+
+
+# TFLite decoders ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", tflite.VARIANTS)
+def test_tflite_variant_runs_builtin_only(exported, variant):
+    path = exported["out"] / "tflite" / f"decoder_{variant}.tflite"
+    interpreter = tflite.load_interpreter(path)
+    assert type(interpreter).__module__.startswith("ai_edge_litert")
+    assert tflite.non_builtin_ops(interpreter) == []
+    assert not any(name.startswith("Flex") for name in tflite.op_names(interpreter))
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    assert len(inputs) == 1 and len(outputs) == 1
+    assert list(inputs[0]["shape"]) == [1, LATENT_DIM] and inputs[0]["dtype"] == np.float32
+    assert list(outputs[0]["shape"]) == [1, *DATA_SHAPE] and outputs[0]["dtype"] == np.float32
+    model = exported["model"]
+    z = np.random.default_rng(11).standard_normal((7, LATENT_DIM)).astype("float32")
+    one = tflite.run_decoder(interpreter, z[:1])
+    assert one.shape == (1, *DATA_SHAPE)
+    batch = tflite.run_decoder(interpreter, z)  # resize_tensor_input to batch 7
+    assert batch.shape == (7, *DATA_SHAPE)
+    assert 0.0 <= batch.min() and batch.max() <= 1.0
+    np.testing.assert_allclose(batch[:1], one, atol=1e-6)
+    error = np.abs(batch - np.asarray(model.decode(z)))
+    entry = exported["report"]["tflite"][variant]
+    if variant == "float32":
+        assert error.max() <= 1e-5 and entry["max_abs_pixel_difference"] <= 1e-5
+    elif variant == "float16":
+        assert error.max() <= 1e-3 and entry["max_abs_pixel_difference"] <= 1e-3
+    else:
+        max_bound, mean_bound = INT8_BOUNDS[variant]
+        assert entry["max_abs_pixel_difference"] <= max_bound
+        assert entry["mean_abs_pixel_difference"] <= mean_bound
+        assert error.max() <= max_bound
+
+
+def test_tflite_rejects_wrong_latent_size(exported):
+    interpreter = tflite.load_interpreter(exported["out"] / "tflite" / "decoder_float32.tflite")
+    with pytest.raises(ValueError, match=rf"z must have shape \(batch, {LATENT_DIM}\)"):
+        tflite.run_decoder(interpreter, np.zeros((1, LATENT_DIM + 1), "float32"))
+
+
+def test_tflite_conv_gaussian_builtin_only(tmp_path):
+    model = build_vae(DATA_SHAPE, architecture="conv", latent_dim=4, likelihood="gaussian", seed=0)
+    paths = tflite.export_tflite_decoders(model, str(tmp_path), variants=("float32", "int8"))
+    z = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    for variant in ("float32", "int8"):
+        interpreter = tflite.load_interpreter(paths[variant])
+        assert tflite.non_builtin_ops(interpreter) == []
+        assert interpreter.get_output_details()[0]["shape"].tolist() == [1, *DATA_SHAPE]
+        out = tflite.run_decoder(interpreter, z)
+        if variant == "float32":
+            np.testing.assert_allclose(out, np.asarray(model.decode(z)), atol=1e-5)
+    metadata = json.loads(open(paths["metadata"]).read())
+    assert metadata["output"]["name"] == "mean" and metadata["likelihood"] == "Gaussian"
+
+
+# Errors leave nothing behind ----------------------------------------------------------
+
+
+def _listing(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_unbuilt_model_is_refused(tmp_path):
+    model = VAE(MLPEncoder(latent_dim=4), MLPDecoder(output_shape=DATA_SHAPE))
+    with pytest.raises(ValueError, match="Cannot export an unbuilt model"):
+        saved_model.export_saved_model(model, str(tmp_path / "models"))
+    with pytest.raises(ValueError, match="Cannot export an unbuilt model"):
+        tflite.export_tflite_decoders(model, str(tmp_path / "tfl"))
+    with pytest.raises(ValueError, match="Cannot export an unbuilt model"):
+        exporter.export_model(model, str(tmp_path / "out"))
+    assert _listing(tmp_path) == []
+
+
+def test_existing_version_is_never_overwritten(exported):
+    root, out = exported["root"], exported["out"]
+    before = _listing(root)
+    stamp = os.path.getmtime(out / "saved_model" / "vae" / "1" / "saved_model.pb")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        exporter.export_run(str(exported["run_dir"]), str(out), version=1)
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        saved_model.export_saved_model(exported["model"], str(out / "saved_model"), version=1)
+    assert _listing(root) == before  # no temp directories left either
+    assert os.path.getmtime(out / "saved_model" / "vae" / "1" / "saved_model.pb") == stamp
+
+
+def test_run_dir_without_model(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(FileNotFoundError, match="no model.keras in .*run; train first with keras-vae train"):
+        exporter.export_run(str(tmp_path / "run"), str(tmp_path / "out"))
+    parser_args = ["export", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
+    assert export_cli.main(parser_args) == 2
+    assert "no model.keras in" in capsys.readouterr().err
+    assert _listing(tmp_path) == ["run"]
+
+
+def test_failure_midway_leaves_nothing(exported, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setattr(tflite, "export_tflite_decoders", broken)
+    with pytest.raises(RuntimeError, match="converter exploded"):
+        exporter.export_model(exported["model"], str(tmp_path / "out"))
+    assert _listing(tmp_path) == []
+
+
+# Versions, config and the CLI ---------------------------------------------------------
+
+
+def test_versions_increment_and_models_config(tmp_path):
+    model = build_vae(DATA_SHAPE, latent_dim=2, seed=0)
+    for name in ("1", "3", "notaversion"):
+        (tmp_path / "vae" / name).mkdir(parents=True)
+    assert saved_model.next_version(str(tmp_path / "vae")) == 4
+    assert saved_model.next_version(str(tmp_path / "absent")) == 1
+    path = saved_model.export_saved_model(model, str(tmp_path), name="vae")
+    assert path == str(tmp_path / "vae" / "4")
+    assert saved_model.export_saved_model(model, str(tmp_path / "fresh")) == str(tmp_path / "fresh" / "vae" / "1")
+    config = open(saved_model.write_models_config(str(tmp_path), ["vae", "other"], "/models")).read()
+    assert config.startswith("model_config_list {") and 'base_path: "/models/other"' in config
+    assert config.count("config {") == 2 and 'model_platform: "tensorflow"' in config
+
+
+def test_cli_parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="keras-vae")
+    export_cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["export", "runs/a", "--out", "exp", "--name", "fashion"])
+    assert (args.command, args.run_dir, args.out, args.name, args.version) == ("export", "runs/a", "exp", "fashion", None)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["export", "runs/a"])  # --out is required
