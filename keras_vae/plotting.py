@@ -4,14 +4,13 @@ Every function returns a `matplotlib.figure.Figure`; `save_figure` writes one to
 PNG atomically.
 """
 
-import os
-import tempfile
-
 import matplotlib
 
 matplotlib.use("Agg")  # Files only: the package must work on machines with no display.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from keras_vae import atomic  # noqa: E402
 
 
 def tile_images(images, rows, cols, padding=1):
@@ -21,7 +20,7 @@ def tile_images(images, rows, cols, padding=1):
 
     Example:
     >>> tile_images(np.zeros((6, 28, 28, 1)), rows=2, cols=3).shape
-    (58, 87)
+    (57, 86)
     """
     images = np.clip(np.asarray(images, dtype="float32"), 0.0, 1.0)
     if images.ndim == 3:
@@ -63,37 +62,41 @@ def plot_samples(model, n=64, seed=0, cols=8):
     return image_grid(images, rows=-(-n // cols), cols=cols, title=f"Samples from the prior (seed {seed})")
 
 
-def plot_reconstructions(model, images, cols=8):
-    """Returns inputs (upper row of each pair) above their reconstructions E[x|z=E_q z].
+def plot_reconstructions(model, images, originals=None, cols=8):
+    """Returns inputs above their reconstructions E[x|z = E_q z], in alternating rows.
 
     Args:
         model: a built `VAE`.
-        images: array (N, H, W, C) in [0, 1]; N is rounded down to a multiple of `cols`.
+        images: array (N, H, W, C) in [0, 1], the inputs the model sees; N is
+            rounded down to a multiple of `cols` (at least `cols`).
+        originals: array like `images` or None, default None. Grey images that
+            `images` were binarized from; when given, each group of rows shows
+            original, model input, reconstruction.
         cols: int, default 8.
+
+    Example:
+    >>> from keras_vae.models import build_vae
+    >>> fig = plot_reconstructions(build_vae((8, 8, 1), latent_dim=2), np.zeros((8, 8, 8, 1)))
+    >>> fig.get_size_inches().tolist()
+    [4.0, 1.3]
     """
     images = np.asarray(images, dtype="float32")
     n = max(cols, (len(images) // cols) * cols)
-    images = images[:n]
-    reconstructions = np.asarray(model.reconstruct(images))
-    rows = []
-    for start in range(0, len(images), cols):
-        rows.append(images[start : start + cols])
-        rows.append(reconstructions[start : start + cols])
-    stacked = np.concatenate(rows, axis=0)
-    return image_grid(stacked, rows=len(rows), cols=cols, title="Inputs (odd rows) and reconstructions (even rows)")
+    groups = [images[:n], np.asarray(model.reconstruct(images[:n]))]
+    labels = ["inputs", "reconstructions"]
+    if originals is not None:
+        groups.insert(0, np.asarray(originals, dtype="float32")[:n])
+        labels.insert(0, "originals")
+    rows = [group[start : start + cols] for start in range(0, n, cols) for group in groups]
+    title = ", ".join(labels).capitalize() + " in turn, row by row"
+    return image_grid(np.concatenate(rows, axis=0), rows=len(rows), cols=cols, title=title)
 
 
 def save_figure(fig, path, dpi=100):
-    """Writes `fig` as a PNG to `path` atomically and closes it."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=directory)
-    os.close(fd)
+    """Writes `fig` as a PNG to `path` atomically, closes it, and returns `path`."""
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

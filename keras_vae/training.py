@@ -12,15 +12,13 @@ arguments into `TrainSettings` and calls `train`. A run directory holds:
 """
 
 import dataclasses
-import json
 import os
-import tempfile
 import time
 
 import keras
 import numpy as np
 
-from keras_vae import plotting
+from keras_vae import atomic, plotting
 from keras_vae.data import (
     BINARIZATIONS,
     DataError,
@@ -168,33 +166,6 @@ def test_images_for(settings, images):
     return binarize_static(images, seed=settings.seed + 1)
 
 
-def save_model_atomically(model, path):
-    """Saves `model` to `path` (.keras) through a temporary file, so it appears whole or not at all."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=directory)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_json_atomically(data, path):
-    """Writes `data` as indented JSON to `path` through a temporary file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def train(settings):
     """Trains a VAE as `settings` say and writes the run directory; returns its metrics dict.
 
@@ -271,14 +242,21 @@ def train(settings):
         "epochs_completed": len(losses),
         "settings": dataclasses.asdict(settings),
     }
-    save_model_atomically(model, os.path.join(settings.out, MODEL_FILE))
-    write_json_atomically(metrics, os.path.join(settings.out, "metrics.json"))
+    atomic.save_model(model, os.path.join(settings.out, MODEL_FILE))
+    atomic.write_json(os.path.join(settings.out, "metrics.json"), metrics)
     plotting.save_figure(plotting.plot_samples(model, n=64, seed=settings.seed), os.path.join(settings.out, "samples.png"))
     plotting.save_figure(
-        plotting.plot_reconstructions(model, model_test_images[:32]),
+        plotting.plot_reconstructions(
+            model, model_test_images[:24], originals=None if settings.binarize == "none" else test_images[:24]
+        ),
         os.path.join(settings.out, "reconstructions.png"),
     )
     return metrics
 
 
 __all__ = ["DataError", "TrainSettings", "check_run_directory", "train"]
+
+
+def write_json_atomically(data, path):
+    """Deprecated alias kept while evaluation.py moves to `keras_vae.atomic.write_json`."""
+    atomic.write_json(path, data)

@@ -23,9 +23,12 @@ from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
 LATENT_DIM = 8
 DATA_SHAPE = (28, 28, 1)
 SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
-# Pixel-error bounds of the quantised decoders vs Keras over 1,000 prior draws (max, mean).
-# Measured on this fixture: dynamic_int8 about 2e-3 / 2e-4, int8 about 1e-2 / 1e-3.
-INT8_BOUNDS = {"dynamic_int8": (0.05, 0.01), "int8": (0.05, 0.01)}
+# Pixel-error bounds (max, mean) of the quantised decoders vs Keras over 1,000 prior draws.
+# Measured on this fixture: dynamic_int8 0.017 / 0.0005, int8 0.048 / 0.0026 (99.9th
+# percentile 0.029). The int8 maximum sits on the 0.05 aim, so the verified bound is 0.06:
+# int8 activations quantise the logits per tensor before the sigmoid, which costs up to a
+# few hundredths at p = 0.5 whatever the calibration set (256 to 4,000 draws: 0.041-0.053).
+INT8_BOUNDS = {"dynamic_int8": (0.05, 0.005), "int8": (0.06, 0.005)}
 
 
 def structured_images(n, seed=0):
@@ -257,6 +260,13 @@ def test_signature_rejects_nan_images(exported):
         exported["loaded"].signatures["decode"](z=tf.fill((1, LATENT_DIM), np.nan))
 
 
+def test_sample_rejects_negative_count(exported):
+    sample = exported["loaded"].signatures["sample"]
+    assert sample(seed=tf.constant(0), count=tf.constant(0))["images"].shape == (0, *DATA_SHAPE)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="count must be >= 0"):
+        sample(seed=tf.constant(0), count=tf.constant(-1))
+
+
 # TFLite decoders ---------------------------------------------------------------------
 
 
@@ -265,8 +275,8 @@ def test_tflite_variant_runs_builtin_only(exported, variant):
     path = exported["out"] / "tflite" / f"decoder_{variant}.tflite"
     interpreter = tflite.load_interpreter(path)
     assert type(interpreter).__module__.startswith("ai_edge_litert")
-    assert tflite.non_builtin_ops(interpreter) == []
-    assert not any(name.startswith("Flex") for name in tflite.op_names(interpreter))
+    assert tflite.non_builtin_ops(path) == []
+    assert "FULLY_CONNECTED" in tflite.op_names(path) and "DELEGATE" not in tflite.op_names(path)
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
     assert len(inputs) == 1 and len(outputs) == 1
     assert list(inputs[0]["shape"]) == [1, LATENT_DIM] and inputs[0]["dtype"] == np.float32
@@ -304,13 +314,27 @@ def test_tflite_conv_gaussian_builtin_only(tmp_path):
     z = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
     for variant in ("float32", "int8"):
         interpreter = tflite.load_interpreter(paths[variant])
-        assert tflite.non_builtin_ops(interpreter) == []
+        assert tflite.non_builtin_ops(paths[variant]) == []
         assert interpreter.get_output_details()[0]["shape"].tolist() == [1, *DATA_SHAPE]
         out = tflite.run_decoder(interpreter, z)
         if variant == "float32":
             np.testing.assert_allclose(out, np.asarray(model.decode(z)), atol=1e-5)
     metadata = json.loads(open(paths["metadata"]).read())
     assert metadata["output"]["name"] == "mean" and metadata["likelihood"] == "Gaussian"
+
+
+def test_op_check_detects_flex_ops(tmp_path):
+    """The builtin-only check is not vacuous: a model converted with Select TF ops is flagged."""
+
+    @tf.function(input_signature=[tf.TensorSpec((2, 2), tf.float32)])
+    def determinant(x):
+        return tf.linalg.det(x)  # no builtin kernel: becomes FlexMatrixDeterminant
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([determinant.get_concrete_function()])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    path = tmp_path / "flex.tflite"
+    path.write_bytes(converter.convert())
+    assert tflite.non_builtin_ops(path) == ["FlexMatrixDeterminant"]
 
 
 # Errors leave nothing behind ----------------------------------------------------------
@@ -378,6 +402,16 @@ def test_versions_increment_and_models_config(tmp_path):
     config = open(saved_model.write_models_config(str(tmp_path), ["vae", "other"], "/models")).read()
     assert config.startswith("model_config_list {") and 'base_path: "/models/other"' in config
     assert config.count("config {") == 2 and 'model_platform: "tensorflow"' in config
+
+
+def test_cli_export_command(exported, tmp_path, capsys):
+    out = tmp_path / "cli_out"
+    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(out), "--name", "fashion"]) == 0
+    printed = capsys.readouterr().out
+    assert "int8" in printed and "exported version 1 of 'fashion'" in printed
+    assert (out / "saved_model" / "fashion" / "1" / "saved_model.pb").is_file()
+    assert json.loads((out / "export_report.json").read_text())["name"] == "fashion"
+    assert sorted(os.listdir(tmp_path)) == ["cli_out"]  # the temp directory was renamed, not left
 
 
 def test_cli_parser():

@@ -77,10 +77,14 @@ def load_image_folder(path):
             images of different sizes, an unsupported image mode.
 
     Example:
-        >>> # shoes/boot/*.png and shoes/sandal/*.png
-        >>> images, labels, class_names = load_image_folder("shoes/")
-        >>> images.shape, class_names
-        ((120, 64, 64, 3), ['boot', 'sandal'])
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("boot", "sandal"):
+        ...     os.makedirs(os.path.join(root, name))
+        ...     Image.new("RGB", (64, 48)).save(os.path.join(root, name, "0.png"))
+        >>> images, labels, class_names = load_image_folder(root)
+        >>> images.shape, labels.tolist(), class_names
+        ((2, 48, 64, 3), [0, 1], ['boot', 'sandal'])
     """
     folder = Path(path)
     if not folder.exists():
@@ -191,8 +195,12 @@ def load_array_file(path):
             labels that are not one integer per image.
 
     Example:
-        >>> np.savez("faces.npz", images=faces_uint8, labels=ids)
-        >>> images, labels = load_array_file("faces.npz")
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "faces.npz")
+        >>> np.savez(path, images=np.zeros((5, 8, 8), np.uint8), labels=np.arange(5))
+        >>> images, labels = load_array_file(path)
+        >>> images.shape, labels.tolist()
+        ((5, 8, 8), [0, 1, 2, 3, 4])
     """
     path = Path(path)
     if not path.is_file():
@@ -274,8 +282,12 @@ def load_user_images(path, *, validation_fraction=0.1, seed=0):
         ValueError: validation_fraction outside (0, 1).
 
     Example:
-        >>> data = load_user_images("my_sketches/", validation_fraction=0.2, seed=1)
-        >>> x_train, _ = data["train"]
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "sketches.npy")
+        >>> np.save(path, np.zeros((10, 8, 8), np.uint8))
+        >>> data = load_user_images(path, validation_fraction=0.2, seed=1)
+        >>> data["train"][0].shape, data["test"][0].shape
+        ((8, 8, 8, 1), (2, 8, 8, 1))
     """
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}.")

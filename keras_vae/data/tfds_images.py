@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from keras_vae import atomic
 from keras_vae.data.validation import DataError, validate_images
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -138,21 +138,6 @@ def _rebuild_gzip(debian_bytes: bytes, original_name: str, mtime: int) -> bytes:
     return header + debian_bytes[pos:]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A crash mid-write must never leave a partial file that a later run trusts.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _not_found_error(source_dir: Path, manual_dir: Path, missing) -> DataError:
     return DataError(
         f"Fashion-MNIST not found: no prepared copy in the TFDS data dir and "
@@ -184,9 +169,12 @@ def prepare_offline_fashion_mnist(data_dir=None, source_dir=DEBIAN_FASHION_MNIST
             file does not match TFDS's checksum.
 
     Example:
-        >>> manual_dir = prepare_offline_fashion_mnist("/tmp/tfds")
-        >>> tfds.load("fashion_mnist", data_dir="/tmp/tfds", download_and_prepare_kwargs={
-        ...     "download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)})
+        >>> import tempfile
+        >>> manual_dir = prepare_offline_fashion_mnist(tempfile.mkdtemp())
+        >>> sorted(p.name for p in manual_dir.iterdir())[:2]
+        ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
+        >>> # then: tfds.load("fashion_mnist", data_dir=..., download_and_prepare_kwargs=
+        >>> #     {"download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)})
     """
     root = _resolve_data_dir("fashion_mnist", data_dir)
     # Own subdirectory: MNIST's files have the same four names.
@@ -229,7 +217,7 @@ def prepare_offline_fashion_mnist(data_dir=None, source_dir=DEBIAN_FASHION_MNIST
                     f".gz files in {manual_dir} instead."
                 )
             manual_dir.mkdir(parents=True, exist_ok=True)
-            _write_atomically(manual_dir / name, rebuilt)
+            atomic.write_bytes(manual_dir / name, rebuilt)
     return manual_dir
 
 
