@@ -25,6 +25,7 @@ eps = stateless_normal(seed=[0, seed]); reconstruction = log p(x|z); kl is analy
 
 import os
 import re
+import shutil
 
 import keras
 import tensorflow as tf
@@ -178,7 +179,7 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
 
     Example:
     >>> path = export_saved_model(model, "/tmp/models")  # doctest: +SKIP
-    >>> path
+    >>> path  # doctest: +SKIP
     '/tmp/models/vae/1'
     """
     require_built(model)
@@ -198,8 +199,6 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
         os.rename(tmp, path)
     finally:
         if os.path.exists(tmp):
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
     return path
 

@@ -52,7 +52,7 @@ def predict_request(model_name, signature_name, inputs, version=None):
 
     Example:
     >>> request = predict_request("vae", "sample", {"seed": 1, "count": 2})  # doctest: +SKIP
-    >>> request.model_spec.signature_name
+    >>> request.model_spec.signature_name  # doctest: +SKIP
     'sample'
     """
     from tensorflow_serving.apis import predict_pb2
@@ -109,7 +109,7 @@ def run_predict_request(loaded, request):
 
     Example:
     >>> response = run_predict_request(loaded, predict_request("vae", "decode", {"z": z}))  # doctest: +SKIP
-    >>> images = response_arrays(response)["probabilities"]
+    >>> images = response_arrays(response)["probabilities"]  # doctest: +SKIP
     """
     from tensorflow_serving.apis import predict_pb2
 

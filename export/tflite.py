@@ -196,7 +196,7 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
 
     Example:
     >>> paths = export_tflite_decoders(model, "/tmp/tflite")  # doctest: +SKIP
-    >>> sorted(paths)
+    >>> sorted(paths)  # doctest: +SKIP
     ['dynamic_int8', 'float16', 'float32', 'int8', 'metadata']
     """
     from keras_vae.export.saved_model import require_built

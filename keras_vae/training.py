@@ -219,7 +219,6 @@ def train(settings):
         steps_per_epoch=settings.steps_per_epoch,
         validation_data=test_data,
         callbacks=callbacks,
-        shuffle=False,  # the pipeline shuffles
         verbose=settings.verbose,
     )
     train_seconds = time.perf_counter() - start

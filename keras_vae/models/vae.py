@@ -298,6 +298,9 @@ class VAE(keras.Model):
         self.check_array(x)
         self.check_array(kwargs.get("validation_data"))
         self._build_for(x)
+        if isinstance(x, tf.data.Dataset):
+            # A dataset shuffles itself; Keras would only warn that it ignores shuffle=True.
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
