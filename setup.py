@@ -35,7 +35,15 @@ setup(
         "numpy>=1.26",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "scipy>=1.11"],
+        # The LiteRT interpreter (the phones' runtime) and TF Serving's request messages.
+        "export": ["ai-edge-litert>=2.3,<2.4", "tensorflow-serving-api>=2.21,<2.22"],
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3.5",
+            "scipy>=1.11",
+            "ai-edge-litert>=2.3,<2.4",
+            "tensorflow-serving-api>=2.21,<2.22",
+        ],
     },
     entry_points={"console_scripts": ["keras-vae=keras_vae.cli:main"]},
 )

@@ -47,6 +47,7 @@ def _machine():
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        "load_average_1_5_15_min": list(os.getloadavg()),
     }
 
 

@@ -78,6 +78,10 @@ def build_parser():
     evaluate.add_argument("--batch-size", type=_positive_int, default=100, help="(default: %(default)s)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default: 0)")
     evaluate.add_argument("--out", default=None, help="output JSON (default: RUN_DIR/evaluation.json)")
+
+    from keras_vae.export import cli as export_cli
+
+    export_cli.add_parser(commands)
     return parser
 
 
@@ -107,6 +111,10 @@ def main(argv=None):
         )
     elif args.command == "evaluate":
         return _evaluate(args)
+    elif args.command == "export":
+        from keras_vae.export import cli as export_cli
+
+        return export_cli.run(args)
     return 0
 
 

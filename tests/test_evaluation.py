@@ -139,6 +139,11 @@ def test_estimate_does_not_depend_on_chunk_or_batch_size(oracle):
             model, oracle["x"], num_samples=300, batch_size=batch_size, chunk_size=chunk_size
         )
         np.testing.assert_allclose(estimate, reference, rtol=1e-5, atol=1e-5)
+    # XLA compiles the same computation.
+    compiled = importance_sampled_log_likelihood(
+        model, oracle["x"], num_samples=300, batch_size=64, chunk_size=100, jit_compile=True
+    )
+    np.testing.assert_allclose(compiled, reference, rtol=1e-5, atol=1e-5)
     # Same seed: same numbers; another seed: other draws.
     again = importance_sampled_log_likelihood(model, oracle["x"], num_samples=300, batch_size=200, chunk_size=300)
     np.testing.assert_array_equal(again, reference)

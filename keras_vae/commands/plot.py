@@ -1,0 +1,210 @@
+"""`keras-vae plot RUN_DIR [--out DIR]`: every figure that applies to a trained run.
+
+Writes, into RUN_DIR/figures by default:
+
+    samples.png               images decoded from prior draws
+    reconstructions.png       test inputs above their reconstructions
+    manifold.png              the decoded latent grid (latent_dim == 2)
+    traversals.png            one latent dimension varied at a time (latent_dim != 2)
+    latent_scatter.png        test posterior means coloured by class (PCA when latent_dim > 2)
+    interpolation.png         decodings between pairs of test posterior means
+    attribute_arithmetic.png  z + s * (class mean - others' mean) (when the data has labels)
+    training_curves.png       ELBO, reconstruction, KL per epoch (from history.csv)
+
+The test images come from the run's own settings in metrics.json (TFDS dataset
+and data dir, or the user's data with the run's seed and validation fraction),
+binarized as the run's test ELBO saw them.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+
+import numpy as np
+
+MODEL_FILE = "model.keras"
+CLASS_NAMES = {
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+    "mnist": [str(digit) for digit in range(10)],
+}
+
+
+class RunError(ValueError):
+    """A run directory that cannot be used (missing files, unreadable settings)."""
+
+
+def load_model(run_dir):
+    """Returns the trained model of a run directory; RunError if it is missing."""
+    import keras
+
+    if not os.path.isdir(run_dir):
+        raise RunError(f"run directory {run_dir} not found; pass a directory written by `keras-vae train`.")
+    path = os.path.join(run_dir, MODEL_FILE)
+    if not os.path.isfile(path):
+        raise RunError(f"{path} not found; is {run_dir} a finished `keras-vae train` run?")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001 - a corrupt file becomes one clear message
+        raise RunError(f"cannot load {path}: {type(error).__name__}: {error}") from error
+
+
+def load_settings(run_dir):
+    """Returns the run's `TrainSettings` from RUN_DIR/metrics.json (unknown keys ignored)."""
+    from keras_vae.training import TrainSettings
+
+    path = os.path.join(run_dir, "metrics.json")
+    if not os.path.isfile(path):
+        raise RunError(f"{path} not found; is {run_dir} a finished `keras-vae train` run?")
+    try:
+        with open(path) as f:
+            saved = json.load(f).get("settings", {})
+    except (OSError, ValueError, AttributeError) as error:
+        raise RunError(f"cannot read the settings in {path}: {error}") from error
+    fields = {field.name for field in dataclasses.fields(TrainSettings)}
+    return TrainSettings(**{k: v for k, v in saved.items() if k in fields})
+
+
+def load_test_split(settings, max_examples=None):
+    """Returns (originals, model_inputs, labels or None, class_names or None) of the run's test split.
+
+    `model_inputs` are binarized like the run's test data; `originals` are the grey images.
+    """
+    from keras_vae.data import load_tfds_images, load_user_images, validate_images
+    from keras_vae.training import test_images_for
+
+    if settings.data:
+        splits = load_user_images(settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed)
+        images, labels = splits["test"]
+        class_names = splits.get("class_names")
+    else:
+        split = "test" if max_examples is None else f"test[:{int(max_examples)}]"
+        images, labels = load_tfds_images(settings.dataset, split, data_dir=settings.data_dir)
+        class_names = CLASS_NAMES.get(settings.dataset)
+    images = validate_images(images, name="test images")
+    if max_examples is not None:
+        images = images[: int(max_examples)]
+        labels = None if labels is None else labels[: int(max_examples)]
+    return images, test_images_for(settings, images), labels, class_names
+
+
+def _pairs(labels, n_pairs, n):
+    """Indices of up to `n_pairs` pairs of test images, of different classes when labels exist."""
+    if labels is None:
+        count = min(n_pairs, n // 2)
+        return np.arange(count), np.arange(count, 2 * count)
+    first, second = [], []
+    used = set()
+    for i in range(n):
+        if i in used:
+            continue
+        j = next((j for j in range(i + 1, n) if j not in used and labels[j] != labels[i]), None)
+        if j is None:
+            continue
+        used.update((i, j))
+        first.append(i)
+        second.append(j)
+        if len(first) == n_pairs:
+            break
+    return np.asarray(first, int), np.asarray(second, int)
+
+
+def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, attribute_class=None):
+    """Writes every figure that applies to the run into `out`; returns the list of paths written."""
+    from keras_vae import plotting
+
+    seed = settings.seed if seed is None else seed
+    originals, images, labels, class_names = load_test_split(settings, max_examples)
+    if len(images) < 2:
+        raise RunError(f"the run's test split has {len(images)} image; at least 2 are needed for the figures.")
+    os.makedirs(out, exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        written.append(plotting.save_figure(fig, os.path.join(out, name)))
+
+    save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
+    n_rec = min(24, max(8, (len(images) // 8) * 8))
+    save(
+        plotting.plot_reconstructions(
+            model, images[:n_rec], originals=None if settings.binarize == "none" else originals[:n_rec]
+        ),
+        "reconstructions.png",
+    )
+    if model.latent_dim == 2:
+        save(plotting.plot_latent_manifold(model, n=15), "manifold.png")
+    else:
+        save(plotting.plot_latent_traversals(model, images[0]), "traversals.png")
+    save(
+        plotting.plot_latent_scatter(model, images, labels, class_names=class_names, titles=["VAE"]),
+        "latent_scatter.png",
+    )
+    first, second = _pairs(labels, 4, len(images))
+    if len(first):
+        save(plotting.plot_interpolation(model, images[first], images[second], steps=10), "interpolation.png")
+    if labels is not None and len(np.unique(labels)) > 1:
+        if attribute_class is None:
+            values, counts = np.unique(labels, return_counts=True)
+            attribute_class = int(values[np.argmax(counts)])  # the most common class (smallest on ties)
+        elif attribute_class not in set(labels.tolist()):
+            raise RunError(f"--attribute-class {attribute_class} does not occur in the test labels.")
+        base = np.flatnonzero(labels != attribute_class)[:4]
+        save(
+            plotting.plot_attribute_arithmetic(
+                model, images, labels, attribute_class, images[base], class_names=class_names
+            ),
+            "attribute_arithmetic.png",
+        )
+    history = os.path.join(run_dir, "history.csv")
+    if os.path.isfile(history):
+        save(plotting.plot_training_curves(history), "training_curves.png")
+    return written
+
+
+def add_parser(subparsers):
+    """Adds the `plot` sub-command to an argparse `subparsers` object; returns its parser."""
+    parser = subparsers.add_parser(
+        "plot",
+        help="write the figures of a trained run (samples, latent space, curves)",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `keras-vae train`")
+    parser.add_argument("--out", default=None, help="output directory (default: RUN_DIR/figures)")
+    parser.add_argument(
+        "--max-examples", type=int, default=2000, help="test images encoded for the scatter (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed of the prior samples (default: the run's seed)")
+    parser.add_argument(
+        "--attribute-class", type=int, default=None, help="label of the attribute vector (default: most common)"
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args):
+    """Runs `keras-vae plot`; returns the exit code (0 ok, 2 error)."""
+    from keras_vae.data import DataError
+
+    out = getattr(args, "out", None) or os.path.join(args.run_dir, "figures")
+    max_examples = getattr(args, "max_examples", 2000)
+    try:
+        if max_examples is not None and max_examples < 2:
+            raise RunError(f"--max-examples must be at least 2, got {max_examples}.")
+        model = load_model(args.run_dir)
+        settings = load_settings(args.run_dir)
+        written = write_figures(
+            model,
+            settings,
+            args.run_dir,
+            out,
+            max_examples=max_examples,
+            seed=getattr(args, "seed", None),
+            attribute_class=getattr(args, "attribute_class", None),
+        )
+    except (RunError, DataError, ValueError, OSError) as error:
+        print(f"keras-vae plot: error: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote {len(written)} figures to {out}: " + ", ".join(os.path.basename(p) for p in written))
+    return 0
