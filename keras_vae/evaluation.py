@@ -332,7 +332,8 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
 
     import keras
 
-    from keras_vae.training import MODEL_FILE, write_json_atomically
+    from keras_vae import atomic
+    from keras_vae.training import MODEL_FILE
 
     model_path = os.path.join(run_dir, MODEL_FILE)
     if not os.path.exists(model_path):
@@ -351,7 +352,7 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
             "model": os.path.abspath(model_path),
         }
     )
-    write_json_atomically(result, out or os.path.join(run_dir, EVALUATION_FILE))
+    atomic.write_json(out or os.path.join(run_dir, EVALUATION_FILE), result)
     return result
 
 

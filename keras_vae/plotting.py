@@ -85,7 +85,8 @@ def plot_reconstructions(model, images, originals=None, cols=8):
     [4.0, 1.3]
     """
     images = np.asarray(images, dtype="float32")
-    n = max(cols, (len(images) // cols) * cols)
+    cols = max(1, min(cols, len(images)))  # a small held-out split may have fewer images
+    n = (len(images) // cols) * cols
     groups = [images[:n], np.asarray(model.reconstruct(images[:n]))]
     labels = ["inputs", "reconstructions"]
     if originals is not None:
@@ -107,6 +108,22 @@ def interleave_rows(groups, cols):
     n = min(len(group) for group in groups)
     rows = [np.asarray(group[start : start + cols]) for start in range(0, n, cols) for group in groups]
     return np.concatenate(rows, axis=0)
+
+
+def figure_png(fig, dpi=100, close=True):
+    """Returns `fig` as PNG bytes (no timestamp or version metadata); closes it unless `close=False`.
+
+    In a notebook: `IPython.display.Image(figure_png(fig, dpi=80))`.
+    """
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, dpi=dpi, format="png", metadata={"Software": None})
+    finally:
+        if close:
+            plt.close(fig)
+    return buffer.getvalue()
 
 
 def save_figure(fig, path, dpi=100):
@@ -156,7 +173,7 @@ def _tick_positions(count, size, padding=1):
     return [i * (size + padding) + (size - 1) / 2 for i in range(count)]
 
 
-def _every(labels, max_labels=11):
+def _every(labels, max_labels=12):
     """Keeps about `max_labels` of the tick labels (blanks the others) so they stay readable."""
     step = max(1, -(-len(labels) // max_labels))
     return [label if i % step == 0 or i == len(labels) - 1 else "" for i, label in enumerate(labels)]
@@ -220,7 +237,7 @@ def latent_manifold_grid(n=15, quantile_range=(0.05, 0.95)):
     such a grid, so each tile covers the same prior probability mass.
 
     Example:
-    >>> latent_manifold_grid(3, (0.1, 0.9)).round(3).tolist()
+    >>> [round(float(v), 3) for v in latent_manifold_grid(3, (0.1, 0.9))]
     [-1.282, 0.0, 1.282]
     """
     low, high = (float(q) for q in quantile_range)
@@ -362,16 +379,23 @@ def plot_latent_scatter(encodings_or_models, images=None, labels=None, class_nam
         else:
             for k, label in enumerate(classes):
                 mask = labels == label
-                name = class_names[int(label)] if class_names is not None and 0 <= int(label) < len(class_names) else str(label)
-                ax.scatter(xy[mask, 0], xy[mask, 1], s=3, alpha=0.6, linewidths=0, color=cmap(k % cmap.N), label=name)
+                known = class_names is not None and 0 <= int(label) < len(class_names)
+                name = class_names[int(label)] if known else str(label)
+                color = cmap(k % cmap.N)
+                ax.scatter(xy[mask, 0], xy[mask, 1], s=3, alpha=0.6, linewidths=0, color=color, label=name)
         ax.set_xlabel(names[0], fontsize=7)
         ax.set_ylabel(names[1], fontsize=7)
         ax.tick_params(labelsize=6)
-        title = titles[index] if titles is not None else (type(items[index]).__name__ if hasattr(items[index], "encode") else "")
-        ax.set_title(f"{title} (latent dim {z.shape[1]})".strip(), fontsize=8)
+        if titles is not None:
+            title = titles[index]
+        else:
+            title = type(items[index]).__name__ if hasattr(items[index], "encode") else ""
+        ax.set_title(f"{title} ({z.shape[1]}-d)".strip(), fontsize=8)
     if labels is not None:
-        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="center right", fontsize=6, markerscale=3, frameon=False)
-    fig.subplots_adjust(left=0.8 / fig.get_figwidth(), right=1 - 1.3 / fig.get_figwidth(), bottom=0.15, top=0.83, wspace=0.3)
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="center right", fontsize=6, markerscale=3, frameon=False)
+    width = fig.get_figwidth()
+    fig.subplots_adjust(left=0.8 / width, right=1 - 1.3 / width, bottom=0.15, top=0.83, wspace=0.3)
     fig.suptitle(f"Posterior means of {n} examples", fontsize=9)
     return fig
 

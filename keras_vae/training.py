@@ -255,7 +255,3 @@ def train(settings):
 
 __all__ = ["DataError", "TrainSettings", "check_run_directory", "train"]
 
-
-def write_json_atomically(data, path):
-    """Deprecated alias kept while evaluation.py moves to `keras_vae.atomic.write_json`."""
-    atomic.write_json(path, data)

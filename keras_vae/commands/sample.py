@@ -6,17 +6,7 @@ The same model and seed give a byte-identical PNG.
 import os
 import sys
 
-
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from keras_vae.commands.arguments import positive_int
 
 
 def add_parser(subparsers):
@@ -25,9 +15,9 @@ def add_parser(subparsers):
         "sample", help="decode prior samples of a trained run to a PNG", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `keras-vae train`")
-    parser.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: %(default)s)")
+    parser.add_argument("--n", type=positive_int, default=64, help="number of samples (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: %(default)s)")
-    parser.add_argument("--cols", type=_positive_int, default=8, help="images per row (default: %(default)s)")
+    parser.add_argument("--cols", type=positive_int, default=8, help="images per row (default: %(default)s)")
     parser.add_argument("--out", default=None, help="output PNG (default: RUN_DIR/samples-seed<SEED>.png)")
     parser.add_argument("--label", type=int, default=None, help="class to sample (conditional models only)")
     parser.set_defaults(run=run)

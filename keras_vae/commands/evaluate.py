@@ -1,0 +1,47 @@
+"""`keras-vae evaluate RUN_DIR --importance-samples K`: importance-sampled NLL of a run, as JSON."""
+
+import os
+import sys
+
+from keras_vae.commands.arguments import positive_int
+
+
+def add_parser(subparsers):
+    """Adds the `evaluate` sub-command to an argparse `subparsers` object; returns its parser."""
+    evaluate = subparsers.add_parser("evaluate", help="importance-sampled log-likelihood of a trained run")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `keras-vae train`")
+    evaluate.add_argument("--importance-samples", type=positive_int, default=1000,
+                          help="importance samples K per image (default: %(default)s)")
+    evaluate.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
+    evaluate.add_argument("--max-examples", type=positive_int, default=None, help="evaluate the first N images")
+    evaluate.add_argument("--batch-size", type=positive_int, default=100, help="(default: %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default: 0)")
+    evaluate.add_argument("--out", default=None, help="output JSON (default: RUN_DIR/evaluation.json)")
+    return evaluate
+
+
+def run(args):
+    """Runs `keras-vae evaluate`; returns the exit code (0 ok, 2 error)."""
+    from keras_vae.data import DataError
+    from keras_vae.evaluation import EVALUATION_FILE, evaluate_run
+
+    try:
+        result = evaluate_run(
+            args.run_dir,
+            num_samples=args.importance_samples,
+            split=args.split,
+            max_examples=args.max_examples,
+            out=args.out,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
+    except (ValueError, TypeError, FileNotFoundError, DataError) as error:
+        print(f"keras-vae evaluate: error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"IS-{result['num_samples']} NLL {result['nll']:.2f} +- {result['nll_standard_error']:.2f} nats per example "
+        f"({result['bits_per_dim']:.4f} bits/dim); ELBO {result['elbo']:.2f}; KL {result['kl']:.2f}; "
+        f"{result['active_units']} active units; {result['num_examples']} {args.split} images in "
+        f"{result['seconds']:.0f} s; written to {args.out or os.path.join(args.run_dir, EVALUATION_FILE)}"
+    )
+    return 0

@@ -1,0 +1,80 @@
+"""`keras-vae train`: train a VAE and write a run directory (see `keras_vae.training`)."""
+
+import dataclasses
+import sys
+
+from keras_vae.commands.arguments import number, positive_int
+
+
+def add_parser(subparsers):
+    """Adds the `train` sub-command to an argparse `subparsers` object; returns its parser."""
+    from keras_vae.callbacks import BETA_SCHEDULES
+    from keras_vae.data.pipeline import BINARIZATIONS
+    from keras_vae.likelihoods import LIKELIHOODS
+    from keras_vae.models.builder import ARCHITECTURES
+    from keras_vae.models.vae import OBJECTIVES
+    from keras_vae.training import TrainSettings
+
+    defaults = TrainSettings()
+    train = subparsers.add_parser("train", help="train a VAE and write a run directory")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset (default: %(default)s)")
+    source.add_argument("--data", help="a folder of PNG/JPEG images or a .npy/.npz array")
+    train.add_argument("--data-dir", help="TFDS data directory (default: TFDS' own)")
+    train.add_argument("--architecture", choices=sorted(ARCHITECTURES), default=defaults.architecture)
+    train.add_argument("--latent-dim", type=positive_int, default=defaults.latent_dim)
+    train.add_argument("--likelihood", choices=sorted(LIKELIHOODS), default=defaults.likelihood)
+    train.add_argument("--gaussian-scale", type=number, default=None, help="fixed sigma (default: learned)")
+    train.add_argument("--binarize", choices=list(BINARIZATIONS), default=None,
+                       help="default: dynamic for bernoulli, none for gaussian")
+    train.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    train.add_argument("--steps-per-epoch", type=positive_int, default=None)
+    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    train.add_argument("--learning-rate", type=number, default=defaults.learning_rate)
+    train.add_argument("--beta", type=number, default=defaults.beta)
+    train.add_argument("--num-samples", type=positive_int, default=defaults.num_samples,
+                       help="Monte Carlo samples of z per input")
+    train.add_argument("--objective", choices=list(OBJECTIVES), default=defaults.objective,
+                       help="training objective; iwae uses --num-samples as K (default: %(default)s)")
+    train.add_argument("--free-bits", type=number, default=defaults.free_bits,
+                       help="per-dimension KL floor in nats (default: %(default)s)")
+    train.add_argument("--beta-schedule", choices=list(BETA_SCHEDULES), default=defaults.beta_schedule,
+                       help="KL weight schedule (default: %(default)s)")
+    train.add_argument("--warmup-epochs", type=positive_int, default=defaults.warmup_epochs,
+                       help="epochs of the linear warm-up (cyclical: half a cycle) (default: %(default)s)")
+    train.add_argument("--validation-fraction", type=number, default=defaults.validation_fraction)
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--out", default=defaults.out, help="run directory (default: %(default)s)")
+    train.add_argument("--overwrite", action="store_true", help="replace a trained model in --out")
+    train.add_argument("--no-jit", dest="jit_compile", action="store_false", help="disable XLA compilation")
+    return train
+
+
+def settings_from_args(args):
+    """Returns the `TrainSettings` that parsed `train` arguments describe."""
+    from keras_vae.training import TrainSettings
+
+    values = vars(args).copy()
+    if values.get("binarize") is None:
+        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" else "none"
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    return TrainSettings(**{k: v for k, v in values.items() if k in fields})
+
+
+def run(args):
+    """Runs `keras-vae train`; returns the exit code (0 ok, 2 error)."""
+    from keras_vae.data import DataError
+    from keras_vae.training import train
+
+    settings = settings_from_args(args)
+    try:
+        metrics = train(settings)
+    except (ValueError, TypeError, FileExistsError, NotADirectoryError, FloatingPointError, DataError) as error:
+        print(f"keras-vae train: error: {error}", file=sys.stderr)
+        return 2
+    test = metrics["test"]
+    print(
+        f"Test ELBO {test['elbo']:.2f} nats per example (reconstruction {test['reconstruction']:.2f}, "
+        f"KL {test['kl']:.2f}); trained in {metrics['train_seconds']:.0f} s; artifacts in {settings.out}"
+    )
+    return 0
