@@ -1,8 +1,4 @@
-"""The `keras-vae export` subcommand: `keras-vae export RUN_DIR --out DIR [--name vae]`.
-
-Wire it into keras_vae/cli.py with `export_cli.add_parser(commands)` and, for
-`args.command == "export"`, `return export_cli.run(args)`.
-"""
+"""The `keras-vae export` subcommand: `keras-vae export RUN_DIR --out DIR [--name vae]`."""
 
 import sys
 

@@ -564,6 +564,7 @@ def plot_training_curves(history):
                 ax.plot(epochs[: len(values)], values, style, marker="." if len(values) < 30 else None, label=label)
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.tick_params(labelsize=6)
         ax.grid(alpha=0.3)
         if key != "beta":
