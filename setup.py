@@ -11,6 +11,7 @@ setup(
     python_requires=">=3.10",
     packages=[
         "keras_vae",
+        "keras_vae.commands",
         "keras_vae.data",
         "keras_vae.layers",
         "keras_vae.models",
@@ -43,6 +44,11 @@ setup(
             "scipy>=1.11",
             "ai-edge-litert>=2.3,<2.4",
             "tensorflow-serving-api>=2.21,<2.22",
+            # The notebooks run top to bottom in the suite.
+            "jupytext>=1.16",
+            "nbclient>=0.10",
+            "nbformat>=5.9",
+            "ipykernel>=6.29",
         ],
     },
     entry_points={"console_scripts": ["keras-vae=keras_vae.cli:main"]},
