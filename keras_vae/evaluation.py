@@ -192,8 +192,13 @@ def importance_sampled_log_likelihood(
         np.ndarray (N,) of log p(x) estimates.
 
     Example:
-    >>> log_px = importance_sampled_log_likelihood(model, test_images, num_samples=5000)  # doctest: +SKIP
-    >>> nll = -log_px.mean()  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from keras_vae.models import build_vae
+    >>> model = build_vae((4, 4, 1), latent_dim=2, seed=0)
+    >>> x = (np.random.default_rng(0).uniform(size=(3, 4, 4, 1)) > 0.5).astype("float32")
+    >>> log_px = importance_sampled_log_likelihood(model, x, num_samples=50)
+    >>> log_px.shape, bool(np.all(log_px < 0))
+    ((3,), True)
     """
     parts = [
         log_px
@@ -299,7 +304,7 @@ def load_run_images(run_dir, split="test", max_examples=None):
     import os
 
     from keras_vae.data import load_tfds_images, load_user_images, validate_images
-    from keras_vae.training import TrainSettings, test_images_for
+    from keras_vae.training import TrainSettings, held_out_images_for
 
     metrics_path = os.path.join(run_dir, "metrics.json")
     if not os.path.exists(metrics_path):
@@ -319,7 +324,7 @@ def load_run_images(run_dir, split="test", max_examples=None):
     images = validate_images(images, name=f"{split} images")
     if max_examples is not None:
         images = images[: int(max_examples)]
-    return test_images_for(settings, images), settings
+    return held_out_images_for(settings, images), settings
 
 
 def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out=None, batch_size=100, seed=0):

@@ -158,7 +158,7 @@ def load_splits(settings):
     )
 
 
-def test_images_for(settings, images):
+def held_out_images_for(settings, images):
     """Returns the test images as the model sees them (binarized like the training data)."""
     if settings.binarize == "none":
         return images
@@ -172,7 +172,14 @@ def train(settings):
     Every check that can fail (settings, output directory, data) runs before training.
 
     Example:
-    >>> metrics = train(TrainSettings(epochs=1, steps_per_epoch=10, out="/tmp/run"))  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> root = tempfile.mkdtemp()
+    >>> np.save(os.path.join(root, "x.npy"), np.random.default_rng(0).integers(0, 256, (50, 8, 8), np.uint8))
+    >>> metrics = train(TrainSettings(data=os.path.join(root, "x.npy"), epochs=1, latent_dim=2,
+    ...                               out=os.path.join(root, "run"), verbose=0))
+    >>> sorted(os.listdir(os.path.join(root, "run")))[:3]
+    ['history.csv', 'metrics.json', 'model.keras']
     """
     settings.check()
     check_run_directory(settings.out, settings.overwrite)
@@ -200,7 +207,7 @@ def train(settings):
         seed=settings.seed,
         repeat=settings.steps_per_epoch is not None,
     )
-    model_test_images = test_images_for(settings, test_images)
+    model_test_images = held_out_images_for(settings, test_images)
     test_data = make_dataset(model_test_images, batch_size=settings.batch_size, shuffle=False)
 
     os.makedirs(settings.out, exist_ok=True)

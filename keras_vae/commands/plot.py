@@ -73,7 +73,7 @@ def load_test_split(settings, max_examples=None):
     `model_inputs` are binarized like the run's test data; `originals` are the grey images.
     """
     from keras_vae.data import load_tfds_images, load_user_images, validate_images
-    from keras_vae.training import test_images_for
+    from keras_vae.training import held_out_images_for
 
     if settings.data:
         splits = load_user_images(settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed)
@@ -87,7 +87,7 @@ def load_test_split(settings, max_examples=None):
     if max_examples is not None:
         images = images[: int(max_examples)]
         labels = None if labels is None else labels[: int(max_examples)]
-    return images, test_images_for(settings, images), labels, class_names
+    return images, held_out_images_for(settings, images), labels, class_names
 
 
 def _pairs(labels, n_pairs, n):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_vae.networks.bounds import bounded_log_var
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class ConvEncoder(keras.layers.Layer):
@@ -58,8 +60,8 @@ class ConvEncoder(keras.layers.Layer):
         for layer in self.convolutions:
             h = layer(h)
         h = self.hidden(self.flatten(h))
-        z_mean, z_log_var = ops.split(self.head(h), 2, axis=-1)
-        return z_mean, z_log_var
+        z_mean, raw_log_var = ops.split(self.head(h), 2, axis=-1)
+        return z_mean, bounded_log_var(raw_log_var)
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], self.latent_dim)

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_vae.networks.bounds import bounded_log_var
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class MLPEncoder(keras.layers.Layer):
@@ -49,8 +51,8 @@ class MLPEncoder(keras.layers.Layer):
         h = self.flatten(inputs)
         for layer in self.hidden:
             h = layer(h)
-        z_mean, z_log_var = ops.split(self.head(h), 2, axis=-1)
-        return z_mean, z_log_var
+        z_mean, raw_log_var = ops.split(self.head(h), 2, axis=-1)
+        return z_mean, bounded_log_var(raw_log_var)
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], self.latent_dim)
