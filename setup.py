@@ -41,6 +41,7 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-xdist>=3.5",
+            "hypothesis>=6.100",
             "scipy>=1.11",
             "ai-edge-litert>=2.3,<2.4",
             "tensorflow-serving-api>=2.21,<2.22",

@@ -18,12 +18,12 @@ import os
 import shutil
 import tempfile
 
-import keras
 import numpy as np
 
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
+from keras_vae.models.loading import load_model
 
 MODEL_FILE = "model.keras"
 
@@ -33,7 +33,7 @@ def load_run_model(run_dir):
     path = os.path.join(run_dir, MODEL_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no {MODEL_FILE} in {run_dir}; train first with keras-vae train")
-    model = keras.models.load_model(path)
+    model = load_model(path)
     saved_model_lib.require_built(model)
     return model
 

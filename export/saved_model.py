@@ -19,7 +19,8 @@ the `seed` input, so the same seed gives the same outputs, and serving replicas 
 `sample` draws z exactly as `VAE.sample(count, seed)` does (tfp with the stateless
 seed `[0, seed]`), so the SavedModel reproduces the Keras model's samples.
 `elbo` is a one-sample estimate: z = z_mean + exp(z_log_var / 2) * eps with
-eps = stateless_normal(seed=[0, seed]); reconstruction = log p(x|z); kl is analytic
+eps = stateless_normal(seed=[0, seed]) (full-covariance / flow posteriors: z and log q(z|x) from
+`model.posterior.sample_and_log_prob` at that eps); reconstruction = log p(x|z); kl is analytic
 (closed form KL(q(z|x) || p(z)), Monte Carlo at the same z when no closed form exists).
 """
 
@@ -32,7 +33,7 @@ import tensorflow as tf
 
 from keras_vae import objectives
 from keras_vae.likelihoods import Bernoulli
-from keras_vae.posteriors import diagonal_gaussian
+from keras_vae.posteriors import DiagonalGaussian, diagonal_gaussian
 
 SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
 DEFAULT_SIGNATURE = "reconstruct"
@@ -73,17 +74,30 @@ def stateless_elbo_terms(model, images, seed):
     z_mean, z_log_var = model.encoder(images, training=False)
     seed = tf.stack([tf.constant(0, tf.int32), tf.cast(seed, tf.int32)])
     eps = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=z_mean.dtype)
-    z = z_mean + tf.exp(0.5 * z_log_var) * eps
-    posterior = diagonal_gaussian(z_mean, z_log_var)
-    prior = model.prior.distribution(model.latent_dim, dtype=z_mean.dtype)
+    prior = _prior_distribution(model, z_mean.dtype)
+    posterior_layer = getattr(model, "posterior", None)
+    if posterior_layer is None or isinstance(posterior_layer, DiagonalGaussian):
+        z = z_mean + tf.exp(0.5 * z_log_var) * eps
+        posterior = diagonal_gaussian(z_mean, z_log_var)
+        kl = objectives.kl_divergence(posterior, prior, z[None])
+    else:  # full covariance / flow: the model's own draw and log-density, Monte Carlo KL at z
+        z, log_q = posterior_layer.sample_and_log_prob(z_mean, z_log_var, eps[None])
+        kl = (log_q - prior.log_prob(z))[0]
+        z = z[0]
     reconstruction = model.log_likelihood(images, z[None], training=False)[0]
-    kl = objectives.kl_divergence(posterior, prior, z[None])
     return reconstruction - kl, reconstruction, kl
+
+
+def _prior_distribution(model, dtype):
+    # The model's own p(z) (a VampPrior needs the encoder); older models: the prior layer alone.
+    if hasattr(model, "prior_distribution"):
+        return model.prior_distribution(dtype)
+    return model.prior.distribution(model.latent_dim, dtype=dtype)
 
 
 def _prior_sample(model, count, seed):
     # Same seed layout as VAE.sample, so both give identical z for the same seed.
-    prior = model.prior.distribution(model.latent_dim, dtype=model.compute_dtype)
+    prior = _prior_distribution(model, model.compute_dtype)
     seed = tf.stack([tf.constant(0, tf.int32), tf.math.floormod(tf.cast(seed, tf.int32), 2**31 - 1)])
     return prior.sample(count, seed=seed)
 
@@ -99,6 +113,11 @@ def build_archive(model, checks=True):
     >>> build_archive(model).write_out("/tmp/vae/1")  # doctest: +SKIP
     """
     require_built(model)
+    if getattr(model, "is_conditional", False):
+        # A ConditionalVAE: every signature also takes the condition (see keras_vae.export.conditional).
+        from keras_vae.export.conditional import build_conditional_archive
+
+        return build_conditional_archive(model, checks=checks)
     data_shape = tuple(model.data_shape)
     latent_dim = int(model.latent_dim)
     bernoulli = isinstance(model.likelihood, Bernoulli)
@@ -129,8 +148,7 @@ def build_archive(model, checks=True):
 
     def reconstruct(images):
         images = maybe_check(images, "images")
-        z_mean, _ = model.encoder(images, training=False)
-        return {"reconstruction": model.likelihood.mean(model.decoder(z_mean, training=False))}
+        return {"reconstruction": model(images, training=False)}  # E[x|z] at the posterior's point
 
     def sample(seed, count):
         if checks:

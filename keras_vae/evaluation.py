@@ -26,7 +26,7 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from keras_vae import objectives
-from keras_vae.posteriors import diagonal_gaussian
+from keras_vae.posteriors import DiagonalGaussian
 
 tfd = tfp.distributions
 
@@ -88,9 +88,14 @@ def counter_normal(seed, example_index, sample_index, latent_dim, dtype="float32
 
 def _posterior_and_prior(model, x):
     z_mean, z_log_var = model.encoder(x, training=False)
-    posterior = diagonal_gaussian(z_mean, z_log_var)
-    prior = model.prior.distribution(model.latent_dim, dtype=z_mean.dtype)
-    return z_mean, z_log_var, posterior, prior
+    # The posterior and prior the model trains with (models without them: diagonal, N(0, I)).
+    posterior_layer = getattr(model, "posterior", None) or DiagonalGaussian()
+    posterior = posterior_layer.distribution(z_mean, z_log_var)
+    if hasattr(model, "prior_distribution"):
+        prior = model.prior_distribution(z_mean.dtype)
+    else:
+        prior = model.prior.distribution(model.latent_dim, dtype=z_mean.dtype)
+    return z_mean, z_log_var, posterior, prior, posterior_layer
 
 
 def _make_batch_estimator(model, num_samples, chunk_size, jit_compile):
@@ -99,7 +104,7 @@ def _make_batch_estimator(model, num_samples, chunk_size, jit_compile):
     latent_dim = model.latent_dim
 
     def estimate(x, example_index, seed):
-        z_mean, z_log_var, posterior, prior = _posterior_and_prior(model, x)
+        z_mean, z_log_var, posterior, prior, posterior_layer = _posterior_and_prior(model, x)
         dtype = z_mean.dtype
         sigma = ops.exp(0.5 * z_log_var)
         batch = tf.shape(x)[0]
@@ -108,9 +113,13 @@ def _make_batch_estimator(model, num_samples, chunk_size, jit_compile):
             sample_index = c * chunk_size + tf.range(chunk_size)
             valid = sample_index < num_samples  # the last chunk may run past K
             eps = counter_normal(seed, example_index, sample_index, latent_dim, dtype)
-            z = z_mean[None] + sigma[None] * eps  # (chunk, batch, latent)
+            if isinstance(posterior_layer, DiagonalGaussian):
+                z = z_mean[None] + sigma[None] * eps  # (chunk, batch, latent)
+                log_q = posterior.log_prob(z)
+            else:  # the flow / full-covariance draw and its log-density, in one pass
+                z, log_q = posterior_layer.sample_and_log_prob(z_mean, z_log_var, eps)
             log_likelihood = model.log_likelihood(x, z, training=False)  # (chunk, batch)
-            log_weights = objectives.log_importance_weights(log_likelihood, z, posterior, prior)
+            log_weights = log_likelihood + prior.log_prob(z) - log_q  # objectives.log_importance_weights
             log_weights = tf.where(valid[:, None], log_weights, tf.constant(-np.inf, dtype))
             # logsumexp over the chunk = the chunk's IWAE bound + log(chunk_size).
             chunk_lse = objectives.importance_weighted_bound(log_weights) + math.log(chunk_size)
@@ -118,7 +127,7 @@ def _make_batch_estimator(model, num_samples, chunk_size, jit_compile):
             high_safe = tf.where(tf.math.is_finite(high), high, tf.zeros_like(high))
             acc = high_safe + tf.math.log(tf.exp(acc - high_safe) + tf.exp(chunk_lse - high_safe))
             ll_sum = ll_sum + tf.reduce_sum(tf.where(valid[:, None], log_likelihood, 0.0), axis=0)
-            log_ratio = posterior.log_prob(z) - prior.log_prob(z)
+            log_ratio = log_q - prior.log_prob(z)
             kl_sum = kl_sum + tf.reduce_sum(tf.where(valid[:, None], log_ratio, 0.0), axis=0)
             return c + 1, acc, ll_sum, kl_sum
 
@@ -175,7 +184,7 @@ def importance_sampled_log_likelihood(
     log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, z_k ~ q(z|x).
 
     Args:
-        model: a built `keras_vae.VAE` (diagonal Gaussian posterior).
+        model: a built `keras_vae.VAE` (its own posterior is the proposal, its prior's log-density is used).
         images: array (N, *data_shape), as the model sees them (binarized for Bernoulli).
         num_samples: int, default 1000. K.
         batch_size: int, default 100. Examples per compiled call.
@@ -335,16 +344,15 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
     import os
     import time
 
-    import keras
-
     from keras_vae import atomic
+    from keras_vae.models.loading import load_model
     from keras_vae.training import MODEL_FILE
 
     model_path = os.path.join(run_dir, MODEL_FILE)
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"{model_path} not found; is {run_dir} a finished `keras-vae train` run?")
     images, settings = load_run_images(run_dir, split, max_examples)
-    model = keras.models.load_model(model_path)
+    model = load_model(model_path)
     start = time.perf_counter()
     result = evaluate_split(model, images, num_samples=num_samples, batch_size=batch_size, seed=seed)
     result.update(

@@ -30,10 +30,17 @@ from keras_vae.data import (
 )
 from keras_vae.callbacks import BETA_SCHEDULES, make_beta_schedule
 from keras_vae.likelihoods import LIKELIHOODS, Gaussian
-from keras_vae.models.builder import ARCHITECTURES, build_vae
+from keras_vae.models.builder import ARCHITECTURES, MODEL_KINDS, build_model
+from keras_vae import training_kinds
 from keras_vae.models.vae import OBJECTIVES
+from keras_vae.posteriors import POSTERIORS
+from keras_vae.priors import PRIORS
+from keras_vae.data.resumable import make_epoch_dataset
+from keras_vae.distribute import STRATEGIES, is_chief, make_strategy, task
+from keras_vae.resume import AtomicBackupAndRestore, backup_epoch, truncate_history
 
 MODEL_FILE = "model.keras"
+BACKUP_DIR = "backup"  # RUN_DIR/backup: the state of an unfinished run (see keras_vae.resume)
 
 
 @dataclasses.dataclass
@@ -46,7 +53,9 @@ class TrainSettings:
         data_dir: str or None, default None. TFDS data directory (None: TFDS' default).
         architecture: str, default "mlp". "mlp" or "conv".
         latent_dim: int, default 32.
-        likelihood: str, default "bernoulli". "bernoulli" or "gaussian".
+        likelihood: str, default "bernoulli". A name in `keras_vae.likelihoods.LIKELIHOODS`: "bernoulli",
+            "gaussian", "continuous_bernoulli", "heteroscedastic_gaussian" or "discretized_logistic"
+            (8-bit images: data k/255, needs binarize "none").
         gaussian_scale: float or None, default None. Fixed sigma of a Gaussian likelihood; None learns it.
         binarize: str, default "dynamic". "none", "dynamic" or "static".
         epochs: int, default 30.
@@ -57,6 +66,10 @@ class TrainSettings:
         num_samples: int, default 1. Monte Carlo samples of z per input (K of the IWAE bound).
         objective: str, default "elbo". "elbo" or "iwae" (Burda et al. 2016; needs beta 1).
         free_bits: float, default 0.0. Per-dimension KL floor in nats (Kingma et al. 2016).
+        prior: str, default "standard_normal". "standard_normal", "mixture" (learned mixture of
+            Gaussians) or "vamp" (VampPrior, Tomczak & Welling 2018).
+        posterior: str, default "diagonal". "diagonal", "full_covariance" or "iaf" (inverse
+            autoregressive flow, Kingma et al. 2016).
         beta_schedule: str, default "constant". "constant", "linear" (warm-up from 0 to `beta`
             over `warmup_epochs`) or "cyclical" (Fu et al. 2019: cycles of 2 * `warmup_epochs`).
         warmup_epochs: int, default 10. Length of the beta warm-up.
@@ -65,7 +78,17 @@ class TrainSettings:
         out: str, default "runs/default". The run directory.
         overwrite: bool, default False. Replace a run directory that holds a trained model.
         jit_compile: bool, default True. Compile the train step with XLA.
+        deterministic: bool, default False. Enable TensorFlow op determinism
+            (`tf.config.experimental.enable_op_determinism`): the same seed gives bitwise
+            identical weights, at some speed cost.
+        strategy: str, default "none". "none", "mirrored" (all local GPUs/CPU) or
+            "multi-worker" (MultiWorkerMirroredStrategy from TF_CONFIG); see docs/distributed.md.
+            `batch_size` is the global batch, split over the replicas.
         verbose: int or str, default "auto". Keras' progress-bar setting.
+        model: str, default "vae". "vae", "cvae" (conditional on the data's class labels),
+            "ae" (autoencoder) or "dae" (denoising autoencoder).
+        noise_std: float, default 0.2. Gaussian input noise of a "dae".
+        mask_probability: float, default 0.0. Masking noise of a "dae".
     """
 
     dataset: str = "fashion_mnist"
@@ -84,6 +107,8 @@ class TrainSettings:
     num_samples: int = 1
     objective: str = "elbo"
     free_bits: float = 0.0
+    prior: str = "standard_normal"
+    posterior: str = "diagonal"
     beta_schedule: str = "constant"
     warmup_epochs: int = 10
     validation_fraction: float = 0.1
@@ -92,6 +117,11 @@ class TrainSettings:
     overwrite: bool = False
     jit_compile: bool = True
     verbose: object = "auto"
+    deterministic: bool = False
+    strategy: str = "none"
+    model: str = "vae"
+    noise_std: float = 0.2
+    mask_probability: float = 0.0
 
     def check(self):
         """Raises ValueError naming the first invalid setting and its valid values."""
@@ -101,6 +131,10 @@ class TrainSettings:
             "binarize": list(BINARIZATIONS),
             "objective": list(OBJECTIVES),
             "beta_schedule": list(BETA_SCHEDULES),
+            "prior": sorted(PRIORS),
+            "posterior": sorted(POSTERIORS),
+            "strategy": list(STRATEGIES),
+            "model": list(MODEL_KINDS),
         }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
@@ -124,10 +158,20 @@ class TrainSettings:
             )
         if self.gaussian_scale is not None and not self.gaussian_scale > 0:
             raise ValueError(f"gaussian_scale must be positive, got {self.gaussian_scale!r}.")
+        if self.free_bits > 0 and (self.prior != "standard_normal" or self.posterior != "diagonal"):
+            raise ValueError(
+                "free_bits needs a KL per latent dimension, so the diagonal posterior and the standard normal "
+                f"prior; got prior {self.prior!r} and posterior {self.posterior!r}."
+            )
+        if self.binarize != "none" and self.likelihood == "discretized_logistic":
+            raise ValueError(
+                f"binarize={self.binarize!r} makes binary data, but the discretized logistic likelihood models "
+                "8-bit grey levels k/255; use binarize='none'."
+            )
         if self.binarize != "none" and self.likelihood != "bernoulli":
             raise ValueError(
                 f"binarize={self.binarize!r} makes binary data, which needs likelihood 'bernoulli'; "
-                "use binarize='none' with a Gaussian likelihood."
+                f"use binarize='none' with likelihood {self.likelihood!r}."
             )
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}.")
@@ -144,7 +188,12 @@ def check_run_directory(out, overwrite=False):
 
 
 def load_splits(settings):
-    """Returns `((train_images, train_labels), (test_images, test_labels))`, floats in [0, 1]."""
+    """Returns `((train_images, train_labels), (test_images, test_labels))`, floats in [0, 1].
+
+    For a table (.csv, 2-D .npy) the "images" are float32 rows (n, F), unbounded, without labels.
+    """
+    if training_kinds.is_table_run(settings):
+        return training_kinds.load_table_splits(settings)
     if settings.data:
         splits = load_user_images(
             settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed
@@ -183,47 +232,78 @@ def train(settings):
     """
     settings.check()
     check_run_directory(settings.out, settings.overwrite)
+    # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
+    strategy = make_strategy(settings.strategy)
     keras.utils.set_random_seed(settings.seed)
-    (train_images, _), (test_images, test_labels) = load_splits(settings)
-    likelihood = Gaussian(scale=settings.gaussian_scale) if settings.likelihood == "gaussian" else "bernoulli"
-    model = build_vae(
-        train_images.shape[1:],
-        architecture=settings.architecture,
-        latent_dim=settings.latent_dim,
-        likelihood=likelihood,
-        beta=settings.beta,
-        num_samples=settings.num_samples,
-        seed=settings.seed,
-        objective=settings.objective,
-        free_bits=settings.free_bits,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
+    if settings.deterministic:
+        import tensorflow as tf
 
-    train_data = make_dataset(
+        tf.config.experimental.enable_op_determinism()
+    chief = is_chief()
+    # Other workers of a multi-worker run keep their (identical) files out of the run directory.
+    out = settings.out if chief else os.path.join(settings.out, f".worker-{task()[1]}")
+    backup_dir = os.path.join(out, BACKUP_DIR)
+    initial_epoch = backup_epoch(backup_dir)  # > 0: resume a killed run from its last finished epoch
+    (train_images, train_labels), (test_images, test_labels) = load_splits(settings)
+    num_classes = training_kinds.num_classes_for(settings, train_labels, test_labels)
+    likelihood = Gaussian(scale=settings.gaussian_scale) if settings.likelihood == "gaussian" else settings.likelihood
+    with strategy.scope():
+        model = build_model(
+            settings.model,
+            train_images.shape[1:],
+            architecture=settings.architecture,
+            latent_dim=settings.latent_dim,
+            likelihood=likelihood,
+            beta=settings.beta,
+            num_samples=settings.num_samples,
+            seed=settings.seed,
+            objective=settings.objective,
+            free_bits=settings.free_bits,
+            prior=settings.prior,
+            posterior=settings.posterior,
+            num_classes=num_classes,
+            noise_std=settings.noise_std,
+            mask_probability=settings.mask_probability,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
+
+    model_test_images = held_out_images_for(settings, test_images)
+    # Conditional (labelled) and tabular runs: plain tf.data pipelines (not replayed exactly on resume).
+    special = training_kinds.conditional_datasets(
+        settings, (train_images, train_labels), (model_test_images, test_labels), training_kinds.is_table_run(settings)
+    )
+    # Every epoch is a function of (seed, epoch), so a resumed epoch replays the same batches.
+    train_data, steps_per_epoch = special[:2] if special else make_epoch_dataset(
         train_images,
         batch_size=settings.batch_size,
-        shuffle=True,
         binarize=settings.binarize,
         seed=settings.seed,
-        repeat=settings.steps_per_epoch is not None,
+        epochs=settings.epochs,
+        steps_per_epoch=settings.steps_per_epoch,
+        initial_epoch=initial_epoch,
     )
-    model_test_images = held_out_images_for(settings, test_images)
-    test_data = make_dataset(model_test_images, batch_size=settings.batch_size, shuffle=False)
+    test_data = special[2] if special else make_dataset(model_test_images, batch_size=settings.batch_size, shuffle=False)
 
-    os.makedirs(settings.out, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
+    history_path = os.path.join(out, "history.csv")
+    if initial_epoch:
+        truncate_history(history_path, initial_epoch)
     beta_schedule = make_beta_schedule(settings.beta_schedule, settings.warmup_epochs, settings.beta)
     # First, so that the loggers after it record the epoch's beta.
     callbacks = [beta_schedule] if beta_schedule is not None else []
     callbacks += [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(os.path.join(settings.out, "history.csv")),
-        keras.callbacks.TensorBoard(os.path.join(settings.out, "tensorboard")),
+        # Before the backup: a kill between the two leaves a row that truncate_history drops.
+        keras.callbacks.CSVLogger(history_path, append=initial_epoch > 0),
+        AtomicBackupAndRestore(backup_dir),
+        keras.callbacks.TensorBoard(os.path.join(out, "tensorboard")),
     ]
     start = time.perf_counter()
     history = model.fit(
         train_data,
         epochs=settings.epochs,
-        steps_per_epoch=settings.steps_per_epoch,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
         validation_data=test_data,
         callbacks=callbacks,
         verbose=settings.verbose,
@@ -238,25 +318,26 @@ def train(settings):
     test = model.evaluate(test_data, verbose=0, return_dict=True)
     metrics = {
         "test": {
-            "elbo": float(test["elbo"]),
-            "reconstruction": float(test["reconstruction"]),
-            "kl": float(test["kl"]),
+            # An autoencoder has no ELBO or KL: its test dict has loss and reconstruction.
+            **{key: float(test[key]) for key in ("elbo", "reconstruction", "kl", "loss") if key in test and (
+                key != "loss" or "elbo" not in test)},
             "units": "nats per example",
             "num_examples": int(len(model_test_images)),
         },
         "train_seconds": train_seconds,
-        "epochs_completed": len(losses),
+        "epochs_completed": initial_epoch + len(losses),
+        "resumed_from_epoch": initial_epoch,
         "settings": dataclasses.asdict(settings),
     }
+    if not chief:
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        return metrics
     atomic.save_model(model, os.path.join(settings.out, MODEL_FILE))
     atomic.write_json(os.path.join(settings.out, "metrics.json"), metrics)
-    plotting.save_figure(plotting.plot_samples(model, n=64, seed=settings.seed), os.path.join(settings.out, "samples.png"))
-    plotting.save_figure(
-        plotting.plot_reconstructions(
-            model, model_test_images[:24], originals=None if settings.binarize == "none" else test_images[:24]
-        ),
-        os.path.join(settings.out, "reconstructions.png"),
-    )
+    # Image figures only for images (none for tables); samples.png only for models with a prior.
+    training_kinds.write_figures(model, settings, model_test_images, test_images, test_labels)
     return metrics
 
 

@@ -137,7 +137,7 @@ def test_bad_dataset_shape_fails_with_a_clear_error():
 
 
 def test_bad_options_name_the_valid_choices():
-    with pytest.raises(ValueError, match=r"\['bernoulli', 'gaussian'\]"):
+    with pytest.raises(ValueError, match=r"\['bernoulli', 'continuous_bernoulli', 'discretized_logistic', 'gaussian'"):
         VAE(MLPEncoder(2), MLPDecoder((4,)), likelihood="poisson")
     with pytest.raises(ValueError, match=r"\['conv', 'mlp'\]"):
         build_vae(SHAPE, architecture="resnet")

@@ -2,7 +2,8 @@
 
 Writes, into RUN_DIR/figures by default:
 
-    samples.png               images decoded from prior draws
+    samples.png               images decoded from prior draws (VAE)
+    class_samples.png         one row per class, the same z down each column (cvae)
     reconstructions.png       test inputs above their reconstructions
     manifold.png              the decoded latent grid (latent_dim == 2)
     traversals.png            one latent dimension varied at a time (latent_dim != 2)
@@ -10,6 +11,13 @@ Writes, into RUN_DIR/figures by default:
     interpolation.png         decodings between pairs of test posterior means
     attribute_arithmetic.png  z + s * (class mean - others' mean) (when the data has labels)
     training_curves.png       ELBO, reconstruction, KL per epoch (from history.csv)
+
+What applies depends on the model: autoencoders (ae, dae) have no prior, so no
+samples, manifold or traversals; a conditional VAE (cvae) gets class_samples.png
+(one row per class, the same z down each column) instead of samples.png, its
+reconstructions and latent scatter use the test labels as the condition, and it
+has no manifold, traversals, interpolation or attribute arithmetic (those decode
+z without a class).
 
 The test images come from the run's own settings in metrics.json (TFDS dataset
 and data dir, or the user's data with the run's seed and validation fraction),
@@ -37,8 +45,8 @@ class RunError(ValueError):
 
 
 def load_model(run_dir):
-    """Returns the trained model of a run directory; RunError if it is missing."""
-    import keras
+    """Returns the trained model of a run directory; RunError if it is missing or refused."""
+    from keras_vae.models.loading import load_model as load_model_file
 
     if not os.path.isdir(run_dir):
         raise RunError(f"run directory {run_dir} not found; pass a directory written by `keras-vae train`.")
@@ -46,7 +54,7 @@ def load_model(run_dir):
     if not os.path.isfile(path):
         raise RunError(f"{path} not found; is {run_dir} a finished `keras-vae train` run?")
     try:
-        return keras.models.load_model(path)
+        return load_model_file(path)
     except Exception as error:  # noqa: BLE001 - a corrupt file becomes one clear message
         raise RunError(f"cannot load {path}: {type(error).__name__}: {error}") from error
 
@@ -112,39 +120,68 @@ def _pairs(labels, n_pairs, n):
 
 
 def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, attribute_class=None):
-    """Writes every figure that applies to the run into `out`; returns the list of paths written."""
+    """Writes every figure that applies to the run into `out`; returns the list of paths written.
+
+    Args:
+        model: the run's VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        settings: the run's `TrainSettings` (`load_settings`).
+        run_dir: str. The run directory (for history.csv).
+        out: str. Output directory, created if missing.
+        max_examples: int or None, default 2000. Test images encoded for the scatter.
+        seed: int or None, default None (the run's seed). Seed of the prior samples.
+        attribute_class: int or None, default None (the most common test label).
+
+    Example:
+    >>> write_figures(load_model("runs/default"), load_settings("runs/default"), "runs/default", "figs")  # doctest: +SKIP
+    """
     from keras_vae import plotting
+    from keras_vae.training_kinds import _WithLabels
 
     seed = settings.seed if seed is None else seed
     originals, images, labels, class_names = load_test_split(settings, max_examples)
     if len(images) < 2:
         raise RunError(f"the run's test split has {len(images)} image; at least 2 are needed for the figures.")
+    conditional = getattr(model, "is_conditional", False)
+    generative = hasattr(model, "sample")  # autoencoders have no prior
+    if conditional and labels is None:
+        raise RunError("this conditional run's test split has no labels to condition on.")
     os.makedirs(out, exist_ok=True)
     written = []
 
     def save(fig, name):
         written.append(plotting.save_figure(fig, os.path.join(out, name)))
 
-    save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
+    if conditional:
+        names = class_names if class_names is not None and len(class_names) == model.num_classes else None
+        save(plotting.plot_class_samples(model, per_class=8, seed=seed, class_names=names), "class_samples.png")
+    elif generative:
+        save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(
-            model, images[:n_rec], originals=None if settings.binarize == "none" else originals[:n_rec]
+            _WithLabels(model, labels) if conditional else model,
+            images[:n_rec],
+            originals=None if settings.binarize == "none" else originals[:n_rec],
         ),
         "reconstructions.png",
     )
-    if model.latent_dim == 2:
-        save(plotting.plot_latent_manifold(model, n=15), "manifold.png")
-    else:
-        save(plotting.plot_latent_traversals(model, images[0]), "traversals.png")
+    if generative and not conditional:
+        if model.latent_dim == 2:
+            save(plotting.plot_latent_manifold(model, n=15), "manifold.png")
+        else:
+            save(plotting.plot_latent_traversals(model, images[0]), "traversals.png")
+    title = type(model).__name__
+    # q(z|x, c) needs each image's label, so a conditional model's means are encoded here.
+    encoded = plotting.encode_means(model, images, conditions=labels) if conditional else model
     save(
-        plotting.plot_latent_scatter(model, images, labels, class_names=class_names, titles=["VAE"]),
+        plotting.plot_latent_scatter(encoded, images, labels, class_names=class_names, titles=[title]),
         "latent_scatter.png",
     )
-    first, second = _pairs(labels, 4, len(images))
-    if len(first):
-        save(plotting.plot_interpolation(model, images[first], images[second], steps=10), "interpolation.png")
-    if labels is not None and len(np.unique(labels)) > 1:
+    if not conditional:
+        first, second = _pairs(labels, 4, len(images))
+        if len(first):
+            save(plotting.plot_interpolation(model, images[first], images[second], steps=10), "interpolation.png")
+    if not conditional and labels is not None and len(np.unique(labels)) > 1:
         if attribute_class is None:
             values, counts = np.unique(labels, return_counts=True)
             attribute_class = int(values[np.argmax(counts)])  # the most common class (smallest on ties)

@@ -13,6 +13,8 @@ def add_parser(subparsers):
     from keras_vae.likelihoods import LIKELIHOODS
     from keras_vae.models.builder import ARCHITECTURES
     from keras_vae.models.vae import OBJECTIVES
+    from keras_vae.posteriors import POSTERIORS
+    from keras_vae.priors import PRIORS
     from keras_vae.training import TrainSettings
 
     defaults = TrainSettings()
@@ -38,6 +40,10 @@ def add_parser(subparsers):
                        help="training objective; iwae uses --num-samples as K (default: %(default)s)")
     train.add_argument("--free-bits", type=number, default=defaults.free_bits,
                        help="per-dimension KL floor in nats (default: %(default)s)")
+    train.add_argument("--prior", choices=sorted(PRIORS), default=defaults.prior,
+                       help="p(z): standard_normal, mixture (learned MoG) or vamp (VampPrior) (default: %(default)s)")
+    train.add_argument("--posterior", choices=sorted(POSTERIORS), default=defaults.posterior,
+                       help="q(z|x): diagonal, full_covariance or iaf (default: %(default)s)")
     train.add_argument("--beta-schedule", choices=list(BETA_SCHEDULES), default=defaults.beta_schedule,
                        help="KL weight schedule (default: %(default)s)")
     train.add_argument("--warmup-epochs", type=positive_int, default=defaults.warmup_epochs,
@@ -47,6 +53,17 @@ def add_parser(subparsers):
     train.add_argument("--out", default=defaults.out, help="run directory (default: %(default)s)")
     train.add_argument("--overwrite", action="store_true", help="replace a trained model in --out")
     train.add_argument("--no-jit", dest="jit_compile", action="store_false", help="disable XLA compilation")
+    train.add_argument("--deterministic", action="store_true",
+                       help="enable TensorFlow op determinism: the same --seed gives identical weights")
+    train.add_argument("--strategy", choices=["none", "mirrored", "multi-worker"], default=defaults.strategy,
+                       help="tf.distribute strategy; --batch-size is the global batch (default: %(default)s)")
+    train.add_argument("--model", choices=["vae", "cvae", "ae", "dae"], default=defaults.model,
+                       help="vae, cvae (conditional on the data's class labels), ae (autoencoder) or dae "
+                            "(denoising autoencoder) (default: %(default)s)")
+    train.add_argument("--noise-std", type=number, default=defaults.noise_std,
+                       help="dae: std of the Gaussian input noise (default: %(default)s)")
+    train.add_argument("--mask-probability", type=number, default=defaults.mask_probability,
+                       help="dae: probability of zeroing each input value (default: %(default)s)")
     return train
 
 
@@ -73,6 +90,12 @@ def run(args):
         print(f"keras-vae train: error: {error}", file=sys.stderr)
         return 2
     test = metrics["test"]
+    if "elbo" not in test:  # an autoencoder
+        print(
+            f"Test loss {test['loss']:.2f} (reconstruction {test['reconstruction']:.2f}); trained in "
+            f"{metrics['train_seconds']:.0f} s; artifacts in {settings.out}"
+        )
+        return 0
     print(
         f"Test ELBO {test['elbo']:.2f} nats per example (reconstruction {test['reconstruction']:.2f}, "
         f"KL {test['kl']:.2f}); trained in {metrics['train_seconds']:.0f} s; artifacts in {settings.out}"

@@ -2,17 +2,22 @@
 
 from keras_vae.data.files import load_array_file, load_image_folder, load_user_images
 from keras_vae.data.pipeline import BINARIZATIONS, binarize_static, make_dataset
+from keras_vae.data.tables import Standardizer, load_csv, load_table, load_user_table
 from keras_vae.data.tfds_images import load_tfds_images, prepare_offline_fashion_mnist
 from keras_vae.data.validation import DataError, validate_images
 
 __all__ = [
     "BINARIZATIONS",
     "DataError",
+    "Standardizer",
     "binarize_static",
     "load_array_file",
+    "load_csv",
     "load_image_folder",
+    "load_table",
     "load_tfds_images",
     "load_user_images",
+    "load_user_table",
     "make_dataset",
     "prepare_offline_fashion_mnist",
     "validate_images",

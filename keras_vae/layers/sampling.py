@@ -46,9 +46,13 @@ class Sampling(keras.layers.Layer):
             shape = (num_samples,) + tuple(shape)
         if deterministic:
             return ops.broadcast_to(z_mean, shape)
-        epsilon = keras.random.normal(
-            shape, dtype=self.compute_dtype, seed=self.seed_generator
-        )
+        replica_seed = self._replica_seed()
+        if replica_seed is None:
+            epsilon = keras.random.normal(shape, dtype=self.compute_dtype, seed=self.seed_generator)
+        else:
+            import tensorflow as tf
+
+            epsilon = tf.random.stateless_normal(shape, seed=replica_seed, dtype=self.compute_dtype)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
     def compute_output_shape(self, input_shape, num_samples=None):
@@ -56,6 +60,32 @@ class Sampling(keras.layers.Layer):
         if num_samples is not None:
             return (num_samples,) + z_mean_shape
         return z_mean_shape
+
+    def _replica_seed(self):
+        # Under tf.distribute every replica holds the same SeedGenerator state, so all replicas
+        # would draw the SAME eps for their shares of the global batch (measured with
+        # MirroredStrategy on TF 2.21): correlated noise across the batch. Each replica's
+        # stateless seed is offset by its replica id; one replica draws exactly as before.
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return None
+        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
+        return tf.math.floormod(seed + tf.stack([replica * 1000003, tf.zeros_like(replica)]), 2**31 - 1)
+
+    # The SeedGenerator's state is no layer variable, so Keras would not save it: a run
+    # resumed from a backup (keras_vae.resume) would then replay other noise than an
+    # uninterrupted one. Saving it makes `save_weights`/`.keras` files carry the position
+    # of the noise stream; files without it still load (the state keeps its seed value).
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        if "seed_generator_state" in store.keys():
+            self.seed_generator.state.assign(ops.convert_to_tensor(store["seed_generator_state"][...]))
 
     def get_config(self):
         config = super().get_config()

@@ -9,9 +9,10 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from keras_vae import objectives
+from keras_vae.distribute import scale_loss_for_replicas, step_outputs
 from keras_vae.layers.sampling import Sampling
 from keras_vae.likelihoods import get_likelihood
-from keras_vae.posteriors import diagonal_gaussian
+from keras_vae.posteriors import DiagonalGaussian, get_posterior
 from keras_vae.priors import get_prior
 
 tfd = tfp.distributions
@@ -78,12 +79,18 @@ class VAE(keras.Model):
         decoder: keras Layer mapping z (batch, latent_dim) to the likelihood's
             parameters, shaped like x with `likelihood.parameter_channels(C)` channels.
         likelihood: str, dict or `keras_vae.likelihoods.Likelihood`, default
-            "bernoulli". "bernoulli" (decoder gives logits) or "gaussian".
+            "bernoulli". A name in `keras_vae.likelihoods.LIKELIHOODS`: "bernoulli" (decoder gives
+            logits), "gaussian", "continuous_bernoulli", "heteroscedastic_gaussian", "discretized_logistic".
         prior: str, dict, `keras_vae.priors.Prior` or None, default None (N(0, I)).
+            "standard_normal", "mixture" or "vamp" (through this model's encoder);
+            `prior_distribution()` returns p(z).
         beta: float, default 1.0. Weight of the KL term in the loss.
         num_samples: int, default 1. Monte Carlo samples L of z per input (K for "iwae").
         objective: str, default "elbo". One of `OBJECTIVES`: "elbo" or "iwae".
         free_bits: float, default 0.0. Per-dimension KL floor lambda in nats ("elbo" only).
+        posterior: str, dict, `keras_vae.posteriors.Posterior` or None, default None
+            ("diagonal"). "diagonal", "full_covariance" or "iaf"; the non-diagonal ones
+            use the Monte Carlo KL at the reparameterised draws.
         seed: int or None, default None. Seed of the sampling noise.
         **kwargs: standard `keras.Model` arguments (`name`).
 
@@ -109,6 +116,7 @@ class VAE(keras.Model):
         seed=None,
         objective="elbo",
         free_bits=0.0,
+        posterior=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -132,6 +140,7 @@ class VAE(keras.Model):
         self.decoder = decoder
         self.likelihood = get_likelihood(likelihood)
         self.prior = get_prior(prior)
+        self.posterior = get_posterior(posterior)
         self.num_samples = int(num_samples)
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
@@ -170,11 +179,13 @@ class VAE(keras.Model):
             )
         for layer, shape in (
             (self.likelihood, produced),
-            (self.prior, None),
+            (self.posterior, (None, self.latent_dim)),
             (self.sampling, [(None, self.latent_dim), (None, self.latent_dim)]),
         ):
             if not layer.built:
                 layer.build(shape)
+        if not self.prior.built:
+            self.prior.build((None, self.latent_dim), data_shape=self.data_shape)
         self.built = True
 
     def get_build_config(self):
@@ -186,8 +197,9 @@ class VAE(keras.Model):
 
     def call(self, inputs, training=False):
         """Returns reconstructions through the posterior mean (deterministic)."""
-        z_mean, _ = self.encoder(inputs, training=training)
-        return self.likelihood(self.decoder(z_mean, training=training))
+        z_mean, z_log_var = self.encoder(inputs, training=training)
+        z = self.posterior.point(z_mean, z_log_var)
+        return self.likelihood(self.decoder(z, training=training))
 
     # Public methods ---------------------------------------------------------------
 
@@ -212,9 +224,38 @@ class VAE(keras.Model):
         """
         self._require_built()
         seed = np.random.SeedSequence().generate_state(1)[0] if seed is None else seed
-        prior = self.prior.distribution(self.latent_dim, dtype=self.compute_dtype)
+        prior = self.prior_distribution(self.compute_dtype)
         z = prior.sample(int(n), seed=tf.constant([0, int(seed) % (2**31 - 1)], dtype=tf.int32))
         return self.decode(z)
+
+    def prior_distribution(self, dtype=None):
+        """Returns p(z) as a tfd distribution (a `VampPrior` gets this model's encoder)."""
+        self._require_built()
+        dtype = dtype or self.compute_dtype
+        if getattr(self.prior, "needs_encoder", False):
+            return self.prior.distribution(self.latent_dim, dtype=dtype, encoder=self.encoder)
+        return self.prior.distribution(self.latent_dim, dtype=dtype)
+
+    def posterior_distribution(self, x, training=False):
+        """Returns q(z|x) as a tfd distribution for a batch of inputs (the model's `posterior`)."""
+        z_mean, z_log_var = self.encoder(self._as_inputs(x), training=training)
+        return self.posterior.distribution(z_mean, z_log_var)
+
+    def _posterior_draws(self, x, num_samples, training=False):
+        """Returns `(z, log_q, posterior)`: draws (L, batch, latent), log q(z|x) or None, q(z|x).
+
+        The diagonal posterior draws with the `Sampling` layer (log_q None: the KL is
+        analytic); other posteriors map the layer's standard normal noise through
+        `sample_and_log_prob`.
+        """
+        z_mean, z_log_var = self.encoder(x, training=training)
+        posterior = self.posterior.distribution(z_mean, z_log_var)
+        if isinstance(self.posterior, DiagonalGaussian):
+            return self.sampling([z_mean, z_log_var], num_samples=num_samples), None, posterior
+        zeros = ops.zeros_like(z_mean)
+        eps = self.sampling([zeros, zeros], num_samples=num_samples)
+        z, log_q = self.posterior.sample_and_log_prob(z_mean, z_log_var, eps)
+        return z, log_q, posterior
 
     def elbo_terms(self, x, num_samples=None, training=False):
         """Returns per-example `(reconstruction, kl)` in nats, each of shape (batch,).
@@ -225,14 +266,18 @@ class VAE(keras.Model):
             training: bool, default False.
         """
         num_samples = num_samples or self.num_samples
-        z_mean, z_log_var = self.encoder(x, training=training)
-        posterior = diagonal_gaussian(z_mean, z_log_var)
-        prior = self.prior.distribution(self.latent_dim, dtype=z_mean.dtype)
-        z = self.sampling([z_mean, z_log_var], num_samples=num_samples)
+        z, log_q, posterior = self._posterior_draws(x, num_samples, training=training)
+        prior = self.prior_distribution(z.dtype)
         log_likelihood = self.log_likelihood(x, z, training=training)
         reconstruction = ops.mean(log_likelihood, axis=0)
-        kl = objectives.kl_divergence(posterior, prior, z)
+        kl = self._kl(posterior, prior, z, log_q)
         return reconstruction, kl
+
+    @staticmethod
+    def _kl(posterior, prior, z, log_q):
+        if log_q is None:
+            return objectives.kl_divergence(posterior, prior, z)
+        return ops.mean(log_q - prior.log_prob(z), axis=0)  # Monte Carlo at the draws
 
     def objective_terms(self, x, training=False):
         """Returns `(loss, reconstruction, kl)`: the scalar training loss and per-example ELBO terms.
@@ -240,15 +285,16 @@ class VAE(keras.Model):
         The loss follows `objective`, `beta` and `free_bits`; reconstruction and
         kl, each of shape (batch,), are the unclamped ELBO terms.
         """
-        z_mean, z_log_var = self.encoder(x, training=training)
-        posterior = diagonal_gaussian(z_mean, z_log_var)
-        prior = self.prior.distribution(self.latent_dim, dtype=z_mean.dtype)
-        z = self.sampling([z_mean, z_log_var], num_samples=self.num_samples)
+        z, log_q, posterior = self._posterior_draws(x, self.num_samples, training=training)
+        prior = self.prior_distribution(z.dtype)
         log_likelihood = self.log_likelihood(x, z, training=training)
         reconstruction = ops.mean(log_likelihood, axis=0)
-        kl = objectives.kl_divergence(posterior, prior, z)
+        kl = self._kl(posterior, prior, z, log_q)
         if self.objective == "iwae":
-            log_weights = objectives.log_importance_weights(log_likelihood, z, posterior, prior)
+            if log_q is None:
+                log_weights = objectives.log_importance_weights(log_likelihood, z, posterior, prior)
+            else:
+                log_weights = log_likelihood + prior.log_prob(z) - log_q
             loss = -ops.mean(objectives.importance_weighted_bound(log_weights))
         else:
             if self.free_bits > 0:
@@ -278,7 +324,9 @@ class VAE(keras.Model):
             loss, reconstruction, kl = self.objective_terms(x, training=True)
             if self.losses:
                 loss = loss + ops.sum(self.losses)
-        gradients = tape.gradient(loss, self.trainable_variables)
+            # Under tf.distribute the optimizer sums the replicas' gradients (see the helper).
+            scaled_loss = scale_loss_for_replicas(loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._update_metrics(loss, reconstruction, kl)
 
@@ -292,7 +340,7 @@ class VAE(keras.Model):
         self.elbo_tracker.update_state(reconstruction - kl)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return step_outputs({m.name: m.result() for m in self.metrics})
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self.check_array(x)
@@ -403,6 +451,7 @@ class VAE(keras.Model):
                 "decoder": keras.saving.serialize_keras_object(self.decoder),
                 "likelihood": keras.saving.serialize_keras_object(self.likelihood),
                 "prior": keras.saving.serialize_keras_object(self.prior),
+                "posterior": keras.saving.serialize_keras_object(self.posterior),
                 "beta": float(keras.ops.convert_to_numpy(self.beta)),
                 "num_samples": self.num_samples,
                 "seed": self.seed,
@@ -415,6 +464,7 @@ class VAE(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "decoder", "likelihood", "prior"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("encoder", "decoder", "likelihood", "prior", "posterior"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -24,6 +24,9 @@ class ConditionalNetwork(keras.layers.Layer):
     Args:
         network: keras Layer, the encoder or decoder to condition.
         mode: str, default "concat". One of `CONDITION_MODES`.
+        condition_dim: int or None, default None. Size d of c; lets `build` and
+            `compute_output_shape` take the input's shape alone (else pass the
+            pair of shapes).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -34,15 +37,22 @@ class ConditionalNetwork(keras.layers.Layer):
     (3, 4)
     """
 
-    def __init__(self, network, mode="concat", **kwargs):
+    def __init__(self, network, mode="concat", condition_dim=None, **kwargs):
         super().__init__(**kwargs)
         if mode not in CONDITION_MODES:
             raise ValueError(f"Unknown condition mode {mode!r}; choose one of {list(CONDITION_MODES)}.")
         self.network = network
         self.mode = mode
+        self.condition_dim = None if condition_dim is None else int(condition_dim)
 
     def _joined_shape(self, input_shape):
-        shape, condition_shape = (tuple(s) for s in input_shape)
+        input_shape = tuple(input_shape)
+        if input_shape and isinstance(input_shape[0], (tuple, list)):
+            shape, condition_shape = (tuple(s) for s in input_shape)
+        elif self.condition_dim is not None:
+            shape, condition_shape = input_shape, (input_shape[0], self.condition_dim)
+        else:
+            raise ValueError("Pass the shapes of (inputs, condition), or construct with condition_dim.")
         d = condition_shape[-1]
         if self.mode == "channels":
             if len(shape) != 4:
@@ -72,7 +82,8 @@ class ConditionalNetwork(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"network": keras.saving.serialize_keras_object(self.network), "mode": self.mode})
+        config.update({"network": keras.saving.serialize_keras_object(self.network), "mode": self.mode,
+                       "condition_dim": self.condition_dim})
         return config
 
     @classmethod

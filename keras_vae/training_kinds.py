@@ -1,0 +1,119 @@
+"""The parts of `keras_vae.training.train` that depend on the model kind and on tabular data.
+
+`train` calls these so that it stays one straight path: a conditional VAE needs
+labelled batches, a table needs its own loader and pipeline (no image checks),
+and figures exist only for images (samples only for generative models).
+"""
+
+import os
+
+import numpy as np
+
+from keras_vae import plotting
+from keras_vae.data.pipeline import make_dataset
+from keras_vae.data.tables import is_table_file, load_user_table, make_table_dataset
+from keras_vae.data.validation import DataError
+
+
+def is_table_run(settings):
+    """True when `settings.data` is a table: a .csv file or a 2-D .npy array."""
+    return bool(settings.data) and is_table_file(settings.data)
+
+
+def load_table_splits(settings):
+    """Returns `((train, None), (test, None))` rows of a table, after the checks a table needs.
+
+    Raises:
+        DataError: values outside [0, 1] with a Bernoulli likelihood, or binarization asked
+            for a table.
+    """
+    splits = load_user_table(settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed)
+    train = splits["train"][0]
+    if settings.likelihood in ("bernoulli", "continuous_bernoulli"):
+        low, high = float(train.min()), float(train.max())
+        if low < 0 or high > 1:
+            raise DataError(
+                f"{settings.data}: features lie in [{low:g}, {high:g}], but a {settings.likelihood} likelihood "
+                "needs values in [0, 1]; use --likelihood gaussian for unbounded features."
+            )
+    if settings.binarize != "none":
+        raise DataError(
+            f"{settings.data} is a table; binarize={settings.binarize!r} is for images. Pass --binarize none "
+            "(the default with --likelihood gaussian)."
+        )
+    return splits["train"], splits["test"]
+
+
+def num_classes_for(settings, train_labels, test_labels):
+    """Returns the number of classes of a "cvae" run (None for other kinds); DataError without labels."""
+    if getattr(settings, "model", "vae") != "cvae":
+        return None
+    if train_labels is None:
+        raise DataError(
+            "--model cvae needs class labels: use a TFDS dataset, a folder with one subfolder per class, "
+            "or a .npz file with a 'labels' array."
+        )
+    top = int(np.max(train_labels))
+    if test_labels is not None and len(test_labels):
+        top = max(top, int(np.max(test_labels)))
+    return max(top + 1, 2)
+
+
+def conditional_datasets(settings, train, test, table):
+    """Returns `(train_data, steps_per_epoch, test_data)` for a cvae or a table run, else None.
+
+    Other runs use `keras_vae.data.resumable.make_epoch_dataset` (resumable, seeded per epoch).
+    Args:
+        train, test: (inputs, labels) pairs; test inputs as the model sees them.
+    """
+    conditional = getattr(settings, "model", "vae") == "cvae"
+    if not (conditional or table):
+        return None
+    repeat = settings.steps_per_epoch is not None
+    train_labels = train[1] if conditional else None
+    test_labels = test[1] if conditional else None
+    if table:
+        train_data = make_table_dataset(
+            train[0], train_labels, batch_size=settings.batch_size, seed=settings.seed, repeat=repeat
+        )
+        test_data = make_table_dataset(test[0], test_labels, batch_size=settings.batch_size, shuffle=False)
+    else:
+        train_data = make_dataset(
+            train[0], train_labels, batch_size=settings.batch_size, binarize=settings.binarize,
+            seed=settings.seed, repeat=repeat,
+        )
+        test_data = make_dataset(test[0], test_labels, batch_size=settings.batch_size, shuffle=False)
+    return train_data, settings.steps_per_epoch, test_data
+
+
+class _WithLabels:
+    """Adapter: `reconstruct(x)` of a conditional model with the labels of those x."""
+
+    def __init__(self, model, labels):
+        self.model, self.labels = model, labels
+
+    def reconstruct(self, x):
+        return self.model.reconstruct(x, self.labels[: len(x)])
+
+
+def write_figures(model, settings, model_test_images, test_images, test_labels=None):
+    """Writes samples.png and reconstructions.png into `settings.out`; returns the names written.
+
+    Flat (tabular) data gets no figures; autoencoders, which have no prior, no samples.png;
+    a conditional VAE's samples cycle through the classes.
+    """
+    if len(model.data_shape) != 3:
+        return []
+    written = []
+    if hasattr(model, "sample"):
+        plotting.save_figure(plotting.plot_samples(model, n=64, seed=settings.seed), os.path.join(settings.out, "samples.png"))
+        written.append("samples.png")
+    reconstructor = _WithLabels(model, test_labels) if getattr(model, "is_conditional", False) else model
+    plotting.save_figure(
+        plotting.plot_reconstructions(
+            reconstructor, model_test_images[:24], originals=None if settings.binarize == "none" else test_images[:24]
+        ),
+        os.path.join(settings.out, "reconstructions.png"),
+    )
+    written.append("reconstructions.png")
+    return written
