@@ -395,13 +395,18 @@ def run_quality(args):
             while checkpoints and train_seconds >= checkpoints[0]:
                 checkpoints.pop(0)
             evaluate(args.eval_samples)
-    if args.final_samples and args.final_samples != args.eval_samples:
-        evaluate(args.final_samples)
+    for samples in args.final_samples:
+        if samples != args.eval_samples:
+            evaluate(samples)
     data["machine_at_end"] = _machine()
     _write("quality", data)
     if args.save_model:
         model.save(args.save_model)
     return data, model, test_images
+
+
+def _int_list(text):
+    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def main(argv=None):
@@ -414,7 +419,8 @@ def main(argv=None):
     parser.add_argument("--objective", default="elbo", choices=["elbo", "iwae"])
     parser.add_argument("--num-samples", type=int, default=1, help="training samples (IWAE: K)")
     parser.add_argument("--eval-samples", type=int, default=1000, help="quality: IS-K at checkpoints")
-    parser.add_argument("--final-samples", type=int, default=5000, help="quality: IS-K at the end (0: none)")
+    parser.add_argument("--final-samples", type=_int_list, default=[5000],
+                        help="quality: comma-separated IS-K evaluations at the end, e.g. 1000,5000 (empty: none)")
     parser.add_argument("--eval-examples", type=int, default=10000, help="test images evaluated")
     parser.add_argument("--is-samples", type=int, default=1000)
     parser.add_argument("--is-configs", default="100:250:1,100:250:0,250:100:1",

@@ -81,11 +81,10 @@ def main(argv=None):
     test_images = binarize_static(load_tfds_images("fashion_mnist", "test", **kwargs)[0], seed=1)[: args.eval_examples]
     data = {
         "description": "MLP 784-300-300-z40 (ReLU), Bernoulli likelihood, dynamic binarization, Adam; equal "
-                       "training wall-clock per variant; test images statically binarized once (seed 1); "
+                       "training budget per variant (see 'budget'); test images statically binarized once (seed 1); "
                        "NLL = -IS-K estimate of log p(x), nats per image",
         "reference_nll": {"plain VAE": 228.70, "VAE + VampPrior": 227.35, "ConvHVAE + VampPrior": 224.67,
                           "source": "Norouzi et al. 2020 (Exemplar VAE), IS-5000, all 10,000 test images"},
-        "minutes_per_variant": args.minutes,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "eval_examples": int(len(test_images)),

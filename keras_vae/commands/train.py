@@ -21,19 +21,25 @@ def add_parser(subparsers):
     train = subparsers.add_parser("train", help="train a VAE and write a run directory")
     source = train.add_mutually_exclusive_group()
     source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset (default: %(default)s)")
-    source.add_argument("--data", help="a folder of PNG/JPEG images or a .npy/.npz array")
+    source.add_argument("--data", help="a folder of PNG/JPEG images, a .npy/.npz array, or a .csv table "
+                                          "(one row of features per example)")
     train.add_argument("--data-dir", help="TFDS data directory (default: TFDS' own)")
-    train.add_argument("--architecture", choices=sorted(ARCHITECTURES), default=defaults.architecture)
-    train.add_argument("--latent-dim", type=positive_int, default=defaults.latent_dim)
-    train.add_argument("--likelihood", choices=sorted(LIKELIHOODS), default=defaults.likelihood)
+    train.add_argument("--architecture", choices=sorted(ARCHITECTURES), default=defaults.architecture,
+                       help="encoder/decoder pair (default: %(default)s)")
+    train.add_argument("--latent-dim", type=positive_int, default=defaults.latent_dim,
+                       help="size of z (default: %(default)s)")
+    train.add_argument("--likelihood", choices=sorted(LIKELIHOODS), default=defaults.likelihood,
+                       help="decoder distribution p(x|z) (default: %(default)s)")
     train.add_argument("--gaussian-scale", type=number, default=None, help="fixed sigma (default: learned)")
     train.add_argument("--binarize", choices=list(BINARIZATIONS), default=None,
                        help="default: dynamic for bernoulli, none for gaussian")
-    train.add_argument("--epochs", type=positive_int, default=defaults.epochs)
-    train.add_argument("--steps-per-epoch", type=positive_int, default=None)
-    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
-    train.add_argument("--learning-rate", type=number, default=defaults.learning_rate)
-    train.add_argument("--beta", type=number, default=defaults.beta)
+    train.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="(default: %(default)s)")
+    train.add_argument("--steps-per-epoch", type=positive_int, default=None,
+                       help="batches per epoch (default: one pass over the training data)")
+    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="(default: %(default)s)")
+    train.add_argument("--learning-rate", type=number, default=defaults.learning_rate,
+                       help="Adam learning rate (default: %(default)s)")
+    train.add_argument("--beta", type=number, default=defaults.beta, help="KL weight (default: %(default)s)")
     train.add_argument("--num-samples", type=positive_int, default=defaults.num_samples,
                        help="Monte Carlo samples of z per input")
     train.add_argument("--objective", choices=list(OBJECTIVES), default=defaults.objective,
@@ -48,8 +54,9 @@ def add_parser(subparsers):
                        help="KL weight schedule (default: %(default)s)")
     train.add_argument("--warmup-epochs", type=positive_int, default=defaults.warmup_epochs,
                        help="epochs of the linear warm-up (cyclical: half a cycle) (default: %(default)s)")
-    train.add_argument("--validation-fraction", type=number, default=defaults.validation_fraction)
-    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--validation-fraction", type=number, default=defaults.validation_fraction,
+                       help="held-out share of --data (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=defaults.seed, help="(default: %(default)s)")
     train.add_argument("--out", default=defaults.out, help="run directory (default: %(default)s)")
     train.add_argument("--overwrite", action="store_true", help="replace a trained model in --out")
     train.add_argument("--no-jit", dest="jit_compile", action="store_false", help="disable XLA compilation")
