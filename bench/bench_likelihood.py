@@ -292,7 +292,6 @@ def measure_matmul_peak(n=2048, seconds=5.0):
 
 
 def run_is(args, model=None, images=None):
-    import numpy as np
 
     from keras_vae.data import binarize_static
     from keras_vae.evaluation import evaluate_split
@@ -344,7 +343,6 @@ def run_is(args, model=None, images=None):
 
 def run_quality(args):
     import keras
-    import numpy as np
 
     from keras_vae.data import binarize_static, make_dataset
     from keras_vae.evaluation import evaluate_split

@@ -9,7 +9,6 @@ one consistent (weights, optimizer state, sampling-noise state, epoch) snapshot.
 
 import csv
 import io
-import json
 import os
 import shutil
 

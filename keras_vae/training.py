@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from keras_vae import atomic, plotting
+from keras_vae import atomic
 from keras_vae.data import (
     BINARIZATIONS,
     DataError,

@@ -18,12 +18,18 @@ def assert_layer_round_trip(layer, inputs, tmp_path, atol=1e-6):
     """A layer survives get_config and a `.keras` save/load with identical outputs.
 
     The layer is wrapped in a functional model; the file is loaded without
-    custom_objects, which proves the class is registered.
+    custom_objects, which proves the class is registered. `inputs` is one array, or a
+    tuple of arrays for a layer called on a tuple (a `ConditionalNetwork`'s (x, c)).
     """
     assert_config_round_trip(layer)
-    inputs = np.asarray(inputs, dtype="float32")
-    x = keras.Input(shape=inputs.shape[1:])
-    model = keras.Model(x, layer(x))
+    if isinstance(inputs, tuple):
+        inputs = [np.asarray(part, dtype="float32") for part in inputs]
+        x = [keras.Input(shape=part.shape[1:]) for part in inputs]
+        model = keras.Model(x, layer(tuple(x)))
+    else:
+        inputs = np.asarray(inputs, dtype="float32")
+        x = keras.Input(shape=inputs.shape[1:])
+        model = keras.Model(x, layer(x))
     path = os.path.join(tmp_path, f"{layer.name}.keras")
     model.save(path)
     restored = keras.models.load_model(path)

@@ -142,12 +142,7 @@ def test_conv_encoder_with_condition_channels_trains_and_round_trips(tmp_path):
 def test_conditional_network_round_trips(tmp_path):
     layer = ConditionalNetwork(MLPDecoder((3,)), condition_dim=2, name="cond")
     inputs = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
-    x = keras.Input((3,))
-    c = keras.Input((2,))
-    model = keras.Model([x, c], layer((x, c)))
-    model.save(tmp_path / "net.keras")
-    restored = keras.models.load_model(tmp_path / "net.keras")
-    np.testing.assert_allclose(restored([inputs[:, :3], inputs[:, 3:]]), model([inputs[:, :3], inputs[:, 3:]]), atol=1e-6)
+    assert_layer_round_trip(layer, (inputs[:, :3], inputs[:, 3:]), tmp_path)
 
 
 def test_saved_model_signatures_take_the_condition_and_tflite_decoder_is_builtin_only(tmp_path):

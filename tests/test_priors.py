@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from scipy import integrate
 
 from keras_vae import objectives

@@ -51,6 +51,28 @@ def _dynamic_binarize(dataset: tf.data.Dataset, seed: int, has_labels: bool) -> 
     return zipped.map(draw_xy if has_labels else draw, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def checked_images(images, batch_size, binarize, seed):
+    """Checks a pipeline's options and returns the validated images, binarized if `binarize="static"`.
+
+    Args:
+        images: array of images (see `validate_images`).
+        batch_size: int. Must be positive.
+        binarize: str. One of `BINARIZATIONS`.
+        seed: int. Seed of the static binarization.
+
+    Example:
+    >>> import numpy as np
+    >>> checked_images(np.full((2, 2, 2, 1), 0.5, "float32"), 2, "none", 0).shape
+    (2, 2, 2, 1)
+    """
+    if binarize not in BINARIZATIONS:
+        raise ValueError(f"binarize must be one of {list(BINARIZATIONS)}; got {binarize!r}.")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    x = validate_images(images)
+    return binarize_static(x, seed=seed) if binarize == "static" else x
+
+
 def make_dataset(
     images,
     labels=None,
@@ -92,17 +114,7 @@ def make_dataset(
         >>> [tuple(batch.shape) for batch in ds]
         [(64, 28, 28, 1), (36, 28, 28, 1)]
     """
-    if binarize not in BINARIZATIONS:
-        raise ValueError(
-            f"binarize must be one of {', '.join(repr(b) for b in BINARIZATIONS)}; "
-            f"got {binarize!r}."
-        )
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-
-    x = validate_images(images)
-    if binarize == "static":
-        x = binarize_static(x, seed=seed)
+    x = checked_images(images, batch_size, binarize, seed)
     n = len(x)
     if labels is not None:
         y = np.asarray(labels)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
-from keras_vae.data.pipeline import BINARIZATIONS, binarize_static
-from keras_vae.data.validation import validate_images
+from keras_vae.data.pipeline import checked_images
 
 # Epoch e, pass p (with steps_per_epoch an epoch may span several passes) and batch k
 # map to stateless seed pairs [seed, e * _STRIDE + p] and [seed + 1, e * _STRIDE + k].
@@ -49,6 +47,7 @@ def make_epoch_dataset(
         initial_epoch: int, default 0. The first epoch to produce (resuming).
 
     Example:
+    >>> import numpy as np
     >>> x = np.linspace(0, 1, 10 * 4, dtype="float32").reshape(10, 2, 2)
     >>> ds, steps = make_epoch_dataset(x, batch_size=4, epochs=2)
     >>> steps, [tuple(b.shape) for b in ds]
@@ -57,13 +56,7 @@ def make_epoch_dataset(
     >>> all(np.array_equal(a, b) for a, b in zip(list(ds)[3:], later))
     True
     """
-    if binarize not in BINARIZATIONS:
-        raise ValueError(f"binarize must be one of {list(BINARIZATIONS)}; got {binarize!r}.")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    x = validate_images(images)
-    if binarize == "static":
-        x = binarize_static(x, seed=seed)
+    x = checked_images(images, batch_size, binarize, seed)
     n = len(x)
     batch_size = int(batch_size)
     steps = epoch_steps(n, batch_size, steps_per_epoch)

@@ -1,18 +1,18 @@
 """A deterministic autoencoder baseline, trained with `fit` like the VAE."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_vae.distribute import scale_loss_for_replicas, step_outputs
 from keras_vae.likelihoods import get_likelihood
+from keras_vae.models.input_checks import InputChecks
 
 RECONSTRUCTION_LOSSES = ("likelihood", "mse")
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class Autoencoder(keras.Model):
+class Autoencoder(InputChecks, keras.Model):
     """Deterministic autoencoder: code z = the encoder's `z_mean`, no sampling, no KL.
 
     With the same encoder/decoder pair as a `VAE` (the encoder's second output,
@@ -161,70 +161,6 @@ class Autoencoder(keras.Model):
         self.loss_tracker.update_state(loss)
         self.reconstruction_tracker.update_state(reconstruction)
         return step_outputs({m.name: m.result() for m in self.metrics})
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self.check_array(x)
-        self._build_for(x)
-        if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self.check_array(x)
-        self._build_for(x)
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def _build_for(self, x):
-        if self.built and self.latent_dim is not None:
-            return
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, (tuple, list)) else spec
-            shape = tuple(spec.shape)
-        elif x is not None:
-            shape = (None,) + tuple(np.shape(x))[1:]
-        else:
-            raise ValueError("Build the model first with `model.build((None, *data_shape))` for this input.")
-        if any(d is None for d in shape[1:]):
-            raise ValueError(f"Cannot infer the data shape from {shape}; call `model.build((None, *data_shape))` first.")
-        self.build((None,) + shape[1:])
-
-    def check_array(self, x):
-        """Raises a clear error for NumPy data the model cannot train on (dtype, NaN/inf, support, shape)."""
-        if not isinstance(x, np.ndarray):
-            return
-        if not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"Data has dtype {x.dtype}; convert it to float32 (images: divide uint8 by 255).")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("Data contains NaN or infinite values; remove or repair them before training.")
-        self._check_shape(x.shape)
-        support = self.likelihood.support
-        if support is not None and x.size and (x.min() < support[0] or x.max() > support[1]):
-            raise ValueError(
-                f"Data lies in [{x.min():g}, {x.max():g}] but a {type(self.likelihood).__name__} likelihood needs "
-                f"values in [{support[0]:g}, {support[1]:g}]; scale the data or choose another likelihood."
-            )
-
-    def _check_shape(self, shape):
-        if self.data_shape is None:
-            return
-        given = tuple(shape[1:])
-        if len(given) != len(self.data_shape) or any(g is not None and g != e for g, e in zip(given, self.data_shape)):
-            raise ValueError(f"This model was built for inputs of shape {self.data_shape} but got {given}.")
-
-    def _unpack_inputs(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if not x.dtype.is_floating:
-            raise TypeError(f"Inputs have dtype {x.dtype.name}; the autoencoder needs floats.")
-        self._check_shape(tuple(x.shape))
-        return x
-
-    def _as_inputs(self, x):
-        x = ops.convert_to_tensor(x)
-        if not x.dtype.is_floating:
-            raise TypeError(f"Inputs have dtype {x.dtype.name}; pass floats.")
-        self._check_shape(tuple(x.shape))
-        return ops.cast(x, self.compute_dtype)
 
     # Serialization ----------------------------------------------------------------
 

@@ -8,6 +8,26 @@ from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
 ARCHITECTURES = {"mlp": (MLPEncoder, MLPDecoder), "conv": (ConvEncoder, ConvDecoder)}
 
 
+def _network_pair(data_shape, architecture, latent_dim, likelihood):
+    # Checks the names and sizes once for every kind of model, before anything is built.
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}.")
+    if int(latent_dim) < 1:
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
+    data_shape = tuple(int(d) for d in data_shape)
+    if architecture == "conv" and len(data_shape) != 3:
+        raise ValueError(
+            f"The conv architecture needs images (height, width, channels); got shape {data_shape}. "
+            "Use architecture='mlp' for flat data."
+        )
+    likelihood = get_likelihood(likelihood)
+    encoder_class, decoder_class = ARCHITECTURES[architecture]
+    output_shape = data_shape[:-1] + (likelihood.parameter_channels(data_shape[-1]),)
+    encoder = encoder_class(latent_dim=latent_dim, name="encoder")
+    decoder = decoder_class(output_shape=output_shape, name="decoder")
+    return data_shape, encoder, decoder, likelihood
+
+
 def build_vae(
     data_shape,
     architecture="mlp",
@@ -42,22 +62,10 @@ def build_vae(
     >>> model.latent_dim
     8
     """
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}.")
-    if int(latent_dim) < 1:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
-    data_shape = tuple(int(d) for d in data_shape)
-    if architecture == "conv" and len(data_shape) != 3:
-        raise ValueError(
-            f"The conv architecture needs images (height, width, channels); got shape {data_shape}. "
-            "Use architecture='mlp' for flat data."
-        )
-    likelihood = get_likelihood(likelihood)
-    encoder_class, decoder_class = ARCHITECTURES[architecture]
-    output_shape = data_shape[:-1] + (likelihood.parameter_channels(data_shape[-1]),)
+    data_shape, encoder, decoder, likelihood = _network_pair(data_shape, architecture, latent_dim, likelihood)
     model = VAE(
-        encoder_class(latent_dim=latent_dim, name="encoder"),
-        decoder_class(output_shape=output_shape, name="decoder"),
+        encoder,
+        decoder,
         likelihood=likelihood,
         beta=beta,
         num_samples=num_samples,
@@ -109,18 +117,7 @@ def build_model(
         raise ValueError(f"Unknown model {kind!r}; choose one of {list(MODEL_KINDS)}.")
     if kind == "vae":
         return build_vae(data_shape, architecture, latent_dim, likelihood, seed=seed, **vae_kwargs)
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}.")
-    data_shape = tuple(int(d) for d in data_shape)
-    if architecture == "conv" and len(data_shape) != 3:
-        raise ValueError(
-            f"The conv architecture needs images (height, width, channels); got shape {data_shape}. "
-            "Use architecture='mlp' for flat data."
-        )
-    likelihood = get_likelihood(likelihood)
-    encoder_class, decoder_class = ARCHITECTURES[architecture]
-    encoder = encoder_class(latent_dim=latent_dim, name="encoder")
-    decoder = decoder_class(output_shape=data_shape[:-1] + (likelihood.parameter_channels(data_shape[-1]),), name="decoder")
+    data_shape, encoder, decoder, likelihood = _network_pair(data_shape, architecture, latent_dim, likelihood)
     if kind == "cvae":
         from keras_vae.models.conditional_vae import ConditionalVAE
 

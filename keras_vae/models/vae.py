@@ -12,6 +12,7 @@ from keras_vae import objectives
 from keras_vae.distribute import scale_loss_for_replicas, step_outputs
 from keras_vae.layers.sampling import Sampling
 from keras_vae.likelihoods import get_likelihood
+from keras_vae.models.input_checks import InputChecks
 from keras_vae.posteriors import DiagonalGaussian, get_posterior
 from keras_vae.priors import get_prior
 
@@ -43,7 +44,7 @@ def per_dimension_kl(posterior, prior, z=None):
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class VAE(keras.Model):
+class VAE(InputChecks, keras.Model):
     """Variational autoencoder (Kingma and Welling 2013) trained on the beta-weighted ELBO.
 
     For each input x, with q(z|x) = N(mu(x), diag(exp(logvar(x)))) from the encoder,
@@ -342,100 +343,7 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl)
         return step_outputs({m.name: m.result() for m in self.metrics})
 
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self.check_array(x)
-        self.check_array(kwargs.get("validation_data"))
-        self._build_for(x)
-        if isinstance(x, tf.data.Dataset):
-            # A dataset shuffles itself; Keras would only warn that it ignores shuffle=True.
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self.check_array(x)
-        self._build_for(x)
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def _build_for(self, x):
-        # The custom steps never call the model, so Keras would not build it before tracing them.
-        if self.built and self.latent_dim is not None:
-            return
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, (tuple, list)) else spec
-            shape = tuple(spec.shape)
-        elif isinstance(x, (tuple, list)) and x:
-            shape = (None,) + tuple(np.shape(x[0]))[1:]
-        elif x is not None:
-            shape = (None,) + tuple(np.shape(x))[1:]
-        else:
-            raise ValueError("Build the model first with `model.build((None, *data_shape))` for this input.")
-        if any(d is None for d in shape[1:]):
-            raise ValueError(
-                f"Cannot infer the data shape from {shape}; call `model.build((None, *data_shape))` first."
-            )
-        self.build((None,) + shape[1:])
-
     # Input checks -----------------------------------------------------------------
-
-    def check_array(self, x):
-        """Raises a clear error for NumPy data the model cannot train on.
-
-        Checks dtype (numeric floats), finiteness, the likelihood's support and,
-        for a built model, the shape. Tensors and datasets are checked in the step.
-        """
-        if isinstance(x, (tuple, list)) and x:
-            x = x[0]
-        if not isinstance(x, np.ndarray):
-            return
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise TypeError(f"Data must be a numeric array, got dtype {x.dtype}; convert it to float32.")
-        if not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(
-                f"Data has integer dtype {x.dtype}; convert images to float32 in [0, 1], e.g. "
-                "`x.astype('float32') / 255`."
-            )
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        if bad:
-            raise ValueError(f"Data contains {bad} NaN or infinite values; remove or repair them before training.")
-        self._check_shape(x.shape)
-        support = self.likelihood.support
-        if support is not None and x.size:
-            low, high = float(x.min()), float(x.max())
-            if low < support[0] or high > support[1]:
-                raise ValueError(
-                    f"Data lies in [{low:g}, {high:g}] but a {type(self.likelihood).__name__} likelihood "
-                    f"needs values in [{support[0]:g}, {support[1]:g}]; scale the data (uint8 images: divide "
-                    "by 255) or choose another likelihood."
-                )
-
-    def _check_shape(self, shape):
-        if self.data_shape is None:
-            return
-        given = tuple(shape[1:])
-        if len(given) != len(self.data_shape) or any(
-            g is not None and g != e for g, e in zip(given, self.data_shape)
-        ):
-            raise ValueError(
-                f"This model was built for inputs of shape {self.data_shape} but got {given}; resize the "
-                "data or build a new model for this shape."
-            )
-
-    def _unpack_inputs(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if not x.dtype.is_floating:
-            raise TypeError(
-                f"Inputs have dtype {x.dtype.name}; the VAE needs floats in [0, 1] (cast and divide by 255)."
-            )
-        self._check_shape(tuple(x.shape))
-        return x
-
-    def _as_inputs(self, x):
-        x = ops.convert_to_tensor(x)
-        if not x.dtype.is_floating:
-            raise TypeError(f"Inputs have dtype {x.dtype.name}; pass floats in [0, 1].")
-        self._check_shape(tuple(x.shape))
-        return ops.cast(x, self.compute_dtype)
 
     def _require_built(self):
         if not self.built or self.latent_dim is None:
