@@ -16,7 +16,8 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "export",
         help="export a trained run to SavedModel (TF Serving) and TFLite decoders",
-        description="Writes DIR/saved_model/<name>/<version>/, DIR/tflite/*.tflite and DIR/export_report.json.",
+        description="Writes DIR/saved_model/<name>/<version>/, DIR/tflite/*.tflite and DIR/export_report.json "
+        "for any model keras-vae train writes (vae, cvae, ae, dae).",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory holding model.keras")
     parser.add_argument("--out", required=True, metavar="DIR", help="export directory")

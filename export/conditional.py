@@ -19,11 +19,9 @@ The TFLite decoder takes "z" float32 (B, latent_dim) and "condition" float32
 builtin ops only (concatenation and the decoder's own ops) and no random ops.
 """
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from keras_vae import objectives
+from keras_vae.export import family
 from keras_vae.likelihoods import Bernoulli
 
 
@@ -45,15 +43,6 @@ def _one_hot(model, condition):
     return tf.cast(condition, model.compute_dtype)
 
 
-def _archive_tracking(model):
-    # Track the parts, not the model: saving a tracked model also traces its default
-    # signature, model(x), which a conditional model rejects for want of the condition.
-    archive = keras.export.ExportArchive()
-    for layer in (model.encoder, model.decoder, model.likelihood, model.prior):
-        archive.track(layer)
-    return archive
-
-
 def build_conditional_archive(model, checks=True):
     """Returns a `keras.export.ExportArchive` with the conditional signatures (module docstring).
 
@@ -64,7 +53,7 @@ def build_conditional_archive(model, checks=True):
     Example:
     >>> build_conditional_archive(model).write_out("/tmp/cvae/1")  # doctest: +SKIP
     """
-    from keras_vae.export.saved_model import _check_finite, _prior_sample
+    from keras_vae.export.saved_model import _prior_sample, checked, stateless_elbo_terms
 
     data_shape = tuple(model.data_shape)
     bernoulli = isinstance(model.likelihood, Bernoulli)
@@ -74,17 +63,18 @@ def build_conditional_archive(model, checks=True):
     cond_spec = condition_spec(model)
 
     def check(x, what):
-        return _check_finite(x, what) if checks else x
+        return checked(x, what, checks)
 
     def posterior(images, condition):
         return model.encoder((check(images, "images"), _one_hot(model, condition)), training=False)
 
     def decoder(z, condition):
-        return model.decoder((z, _one_hot(model, condition)), training=False)
+        return family.decoder_parameters(model, z, _one_hot(model, condition))
 
     def reconstruct(images, condition):
-        z_mean, _ = posterior(images, condition)
-        return {"reconstruction": model.likelihood.mean(decoder(z_mean, condition))}
+        z_mean, z_log_var = posterior(images, condition)
+        z = model.posterior.point(z_mean, z_log_var)  # as ConditionalVAE.call: the posterior's point
+        return {"reconstruction": model.likelihood.mean(decoder(z, condition))}
 
     def encode(images, condition):
         z_mean, z_log_var = posterior(images, condition)
@@ -102,19 +92,10 @@ def build_conditional_archive(model, checks=True):
 
     def elbo(images, condition, seed):
         images = check(images, "images")
-        onehot = _one_hot(model, condition)
-        z_mean, z_log_var = model.encoder((images, onehot), training=False)
-        eps = tf.random.stateless_normal(tf.shape(z_mean), seed=tf.stack([0, tf.cast(seed, tf.int32)]), dtype=z_mean.dtype)
-        z = z_mean + tf.exp(0.5 * z_log_var) * eps
-        from keras_vae.posteriors import diagonal_gaussian
+        total, reconstruction, kl = stateless_elbo_terms(model, images, seed, condition=_one_hot(model, condition))
+        return {"elbo": total, "reconstruction": reconstruction, "kl": kl}
 
-        q = diagonal_gaussian(z_mean, z_log_var)
-        p = model.prior.distribution(model.latent_dim, dtype=z_mean.dtype)
-        reconstruction = model.log_likelihood((images, onehot), z[None], training=False)[0]
-        kl = objectives.kl_divergence(q, p, z[None])
-        return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
-
-    archive = _archive_tracking(model)
+    archive = family.new_archive(model)
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec, cond_spec])
     archive.add_endpoint("encode", encode, input_signature=[images_spec, cond_spec])
     archive.add_endpoint("decode", decode, input_signature=[z_spec, cond_spec])
@@ -128,6 +109,8 @@ def export_conditional_tflite_decoder(model, path, quantize=None):
 
     Inputs "z" float32 (B, latent_dim) and "condition" float32 (B, condition_dim)
     (one-hot labels for class models); output "probabilities" (Bernoulli) or "mean".
+    One variant, converted as `keras_vae.export.tflite.export_tflite_decoders` converts
+    each of its four (which the exporter uses for a ConditionalVAE).
 
     Args:
         model: built `ConditionalVAE`.
@@ -140,42 +123,15 @@ def export_conditional_tflite_decoder(model, path, quantize=None):
     Example:
     >>> export_conditional_tflite_decoder(model, "/tmp/cvae_decoder.tflite")  # doctest: +SKIP
     """
-    import os
     import tempfile
 
-    from keras_vae.export.tflite import non_builtin_ops, output_name
+    from keras_vae.export.tflite import convert_decoder, write_decoder_saved_model
 
-    name = output_name(model)
-
-    def decode(z, condition):
-        return {name: model.likelihood.mean(model.decoder((z, condition), training=False))}
-
+    if quantize not in (None, "dynamic_int8"):
+        raise ValueError(f"Unknown quantize {quantize!r}; use None or 'dynamic_int8'.")
     with tempfile.TemporaryDirectory() as tmp:
-        archive = _archive_tracking(model)
-        archive.add_endpoint(
-            "decode",
-            decode,
-            input_signature=[
-                tf.TensorSpec((None, int(model.latent_dim)), tf.float32, name="z"),
-                tf.TensorSpec((None, int(model.condition_dim)), tf.float32, name="condition"),
-            ],
-        )
-        archive.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["decode"])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantize == "dynamic_int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif quantize is not None:
-            raise ValueError(f"Unknown quantize {quantize!r}; use None or 'dynamic_int8'.")
-        flatbuffer = converter.convert()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
-    bad = non_builtin_ops(path)
-    if bad:
-        os.remove(path)
-        raise ValueError(f"The conditional TFLite decoder needs non-builtin ops {bad}; it would not run on stock LiteRT.")
-    return path
+        write_decoder_saved_model(model, tmp)
+        return convert_decoder(tmp, quantize or "float32", path)
 
 
 def run_conditional_decoder(path, z, condition):
@@ -184,9 +140,6 @@ def run_conditional_decoder(path, z, condition):
     Example:
     >>> images = run_conditional_decoder("/tmp/cvae_decoder.tflite", z, np.eye(10)[labels])  # doctest: +SKIP
     """
-    from keras_vae.export.tflite import load_interpreter
+    from keras_vae.export.tflite import load_interpreter, run_decoder
 
-    interpreter = load_interpreter(path)
-    runner = interpreter.get_signature_runner("decode")
-    outputs = runner(z=np.asarray(z, "float32"), condition=np.asarray(condition, "float32"))
-    return next(iter(outputs.values()))
+    return run_decoder(load_interpreter(path), z, condition)

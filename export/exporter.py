@@ -1,11 +1,18 @@
 """Exports a training run (RUN_DIR/model.keras) to SavedModel + TFLite with a verification report.
 
+Every model kind `keras-vae train --model` writes goes through the same pipeline; only
+the signatures, the decoder's inputs and the latent draws differ (`keras_vae.export.family`):
+
+    vae       encode, decode, reconstruct, sample, elbo; decoder z -> E[x|z]
+    cvae      the same signatures, each taking the condition too; decoder (z, condition)
+    ae, dae   encode, decode, reconstruct (no prior: no sample, no elbo); decoder z -> E[x|z]
+
 Layout of OUT_DIR:
 
     saved_model/models.config              TF Serving model config (--model_config_file)
     saved_model/<name>/<version>/          SavedModel, signatures: see keras_vae.export.saved_model
     tflite/decoder_<variant>.tflite        float32, float16, dynamic_int8, int8
-    tflite/decoder_metadata.json           latent size, image shape, tensor names
+    tflite/decoder_metadata.json           kind, inputs, image shape, how to draw z
     export_report.json                     sizes, errors vs Keras, latency (keras_vae.export.report)
 
 Everything is first written into a temporary directory beside OUT_DIR and then renamed
@@ -18,8 +25,6 @@ import os
 import shutil
 import tempfile
 
-import numpy as np
-
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
@@ -29,35 +34,47 @@ MODEL_FILE = "model.keras"
 
 
 def load_run_model(run_dir):
-    """Returns the built VAE from `run_dir/model.keras`; FileNotFoundError if there is none."""
+    """Returns the built model from `run_dir/model.keras`, checked to be a kind we export.
+
+    Raises:
+        FileNotFoundError: run_dir is no directory, or holds no model.keras.
+        ValueError: model.keras is corrupt or unsafe (`ModelLoadError`), holds a model of
+            another kind than `family.KINDS`, or an unbuilt one.
+
+    Example:
+    >>> load_run_model("/nonexistent/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: run directory /nonexistent/run does not exist; pass the --out directory of keras-vae train.
+    """
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"run directory {run_dir} does not exist; pass the --out directory of keras-vae train.")
     path = os.path.join(run_dir, MODEL_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no {MODEL_FILE} in {run_dir}; train first with keras-vae train")
-    model = load_model(path)
-    saved_model_lib.require_built(model)
+    model = load_model(path)  # ModelLoadError (a ValueError) names the file and what is wrong with it
+    try:
+        saved_model_lib.require_built(model)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     return model
 
 
-def _calibration_images(model, count=256, seed=0):
-    # The run directory holds no data; images decoded from prior draws are in the model's
-    # own distribution, and their posterior latents cover what reconstructions feed the decoder.
-    return np.asarray(model.sample(count, seed=seed), dtype="float32")
-
-
 def export_model(model, out_dir, name="vae", version=None, calibration_images=None, num_draws=1000, seed=0):
-    """Exports a built VAE to `out_dir` (layout in the module docstring); returns the report dict.
+    """Exports a built model of any kind to `out_dir` (layout in the module docstring); returns the report.
 
     Args:
-        model: built VAE.
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
         out_dir: str.
         name: str, default "vae". Served model name.
         version: int or None, default None (next free version).
-        calibration_images: float array or None (decoded prior samples). int8 calibration data.
-        num_draws: int, default 1000. Prior draws for the TFLite error figures.
+        calibration_images: float array or None. Real images for the int8 calibration; None
+            uses what the model alone provides (`keras_vae.export.family.calibration_inputs`).
+        num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
 
     Raises:
-        ValueError: unbuilt model. FileExistsError: the version exists already.
+        ValueError: another kind of model, or an unbuilt one. FileExistsError: the version exists already.
 
     Example:
     >>> report = export_model(model, "/tmp/export")  # doctest: +SKIP
@@ -79,8 +96,6 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
         saved_model_lib.write_models_config(
             os.path.join(tmp, "saved_model"), name, base_path_prefix=os.path.join(out_dir, "saved_model")
         )
-        if calibration_images is None:
-            calibration_images = _calibration_images(model, seed=seed)
         tflite_paths = tflite_lib.export_tflite_decoders(model, os.path.join(tmp, "tflite"), calibration_images, seed=seed)
         result = report_lib.build_report(model, version_dir, tflite_paths, num_draws=num_draws, seed=seed)
         # Paths as they will be after the move.
@@ -121,11 +136,12 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
         out_dir: str. Export directory (layout in the module docstring).
         name: str, default "vae".
         version: int or None, default None (next free version).
-        num_draws: int, default 1000. Prior draws for the TFLite error figures.
+        num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
 
     Raises:
-        FileNotFoundError: no model.keras in run_dir. FileExistsError: the version exists.
+        FileNotFoundError: no run_dir or no model.keras in it. ValueError: a corrupt model.keras or
+        a model of another kind. FileExistsError: the version exists.
 
     Example:
     >>> report = export_run("runs/default", "exports/default")  # doctest: +SKIP

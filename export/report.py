@@ -1,10 +1,14 @@
 """Checks an export against the Keras model and writes `export_report.json`.
 
 Per TFLite variant: file size, max and mean absolute pixel difference from the Keras
-decoder over prior draws (seeded), and single-image latency in the LiteRT interpreter.
-For the SavedModel: the largest absolute difference per signature from the Keras model,
-with the SavedModel re-run in a separate Python process that imports only TensorFlow
-(as TF Serving would run it: no keras_vae, no tensorflow-probability).
+decoder over latent draws (seeded; `keras_vae.export.family.latent_draws`: the model's
+own prior for a VAE, with conditions cycling through the classes for a ConditionalVAE,
+Gaussian draws at the codes' scale for an autoencoder), and single-image latency in the
+LiteRT interpreter. For the SavedModel: the largest absolute difference per signature
+from the Keras model, with the SavedModel re-run in a separate Python process that
+imports only TensorFlow (as TF Serving would run it: no keras_vae, no
+tensorflow-probability). The fields are the same for every model kind; "kind" and
+"signatures" say which model and which signatures (an autoencoder has no sample/elbo).
 """
 
 import json
@@ -15,7 +19,9 @@ import tempfile
 import time
 
 import numpy as np
+import tensorflow as tf
 
+from keras_vae.export import family
 from keras_vae.likelihoods import Bernoulli
 
 REPORT_FILE = "export_report.json"
@@ -87,8 +93,11 @@ def run_in_subprocess(saved_model_dir, calls, timeout=300):
 def keras_reference_calls(model, images, z, seed=0, count=8):
     """Returns `(calls, expected)`: one call per signature and the Keras model's outputs for it.
 
+    A ConditionalVAE's calls also pass the condition (labels cycling through the classes);
+    an autoencoder's have no `sample` or `elbo` (`family.SIGNATURES`).
+
     Args:
-        model: built VAE.
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
         images: float32 array (n, *data_shape).
         z: float32 array (m, latent_dim).
         seed: int, default 0. Seed of `sample` and `elbo`.
@@ -96,34 +105,52 @@ def keras_reference_calls(model, images, z, seed=0, count=8):
     """
     from keras_vae.export.saved_model import stateless_elbo_terms
 
+    kind = family.model_kind(model)
     images = np.asarray(images, dtype="float32")
     z = np.asarray(z, dtype="float32")
-    z_mean, z_log_var = (np.asarray(t) for t in model.encoder(images, training=False))
-    parameters = np.asarray(model.decoder(z, training=False))
+    conditional = kind == "cvae"
+    # The signatures' condition inputs, and the float vectors the decoder sees for them.
+    images_condition = family.signature_condition(model, len(images)) if conditional else {}
+    z_condition = family.signature_condition(model, len(z)) if conditional else {}
+    image_vectors = family.condition_vectors(model, images_condition) if conditional else None
+    z_vectors = family.condition_vectors(model, z_condition) if conditional else None
+    parameters = np.asarray(family.decoder_parameters(model, tf.constant(z), z_vectors))
     decoded = np.asarray(model.likelihood.mean(parameters))
-    reconstruction = np.asarray(model.reconstruct(images))
-    elbo, rec, kl = (np.asarray(t) for t in stateless_elbo_terms(model, images, seed))
-    if isinstance(model.likelihood, Bernoulli):
-        decode = {"probabilities": decoded, "logits": parameters}
+    decode = {"probabilities": decoded, "logits": parameters} if isinstance(model.likelihood, Bernoulli) else {"mean": decoded}
+    if conditional:
+        reconstruction = np.asarray(model.reconstruct(images, image_vectors))
+        z_mean, z_log_var = (np.asarray(t) for t in model.encode(images, image_vectors))
     else:
-        decode = {"mean": decoded}
-    seed_in, count_in = np.int32(seed), np.int32(count)
+        reconstruction = np.asarray(model.reconstruct(images))
     calls = [
-        ("serving_default", "serving_default", {"images": images}),
-        ("encode", "encode", {"images": images}),
-        ("decode", "decode", {"z": z}),
-        ("reconstruct", "reconstruct", {"images": images}),
-        ("sample", "sample", {"seed": seed_in, "count": count_in}),
-        ("elbo", "elbo", {"images": images, "seed": seed_in}),
+        ("serving_default", "serving_default", {"images": images, **images_condition}),
+        ("encode", "encode", {"images": images, **images_condition}),
+        ("decode", "decode", {"z": z, **z_condition}),
+        ("reconstruct", "reconstruct", {"images": images, **images_condition}),
     ]
     expected = {
         "serving_default": {"reconstruction": reconstruction},
-        "encode": {"z_mean": z_mean, "z_log_var": z_log_var},
         "decode": decode,
         "reconstruct": {"reconstruction": reconstruction},
-        "sample": {"images": np.asarray(model.sample(count, seed=seed))},
-        "elbo": {"elbo": elbo, "reconstruction": rec, "kl": kl},
     }
+    if not family.has_prior(model):
+        expected["encode"] = {"z": np.asarray(model.encode(images))}
+        return calls, expected
+    if not conditional:
+        z_mean, z_log_var = (np.asarray(t) for t in model.encode(images))
+    expected["encode"] = {"z_mean": z_mean, "z_log_var": z_log_var}
+    seed_in = np.int32(seed)
+    if conditional:
+        sample_condition = family.signature_condition(model, count)
+        calls.append(("sample", "sample", {"seed": seed_in, **sample_condition}))
+        samples = model.sample(count, seed=seed, condition=family.condition_vectors(model, sample_condition))
+    else:
+        calls.append(("sample", "sample", {"seed": seed_in, "count": np.int32(count)}))
+        samples = model.sample(count, seed=seed)
+    calls.append(("elbo", "elbo", {"images": images, "seed": seed_in, **images_condition}))
+    elbo, rec, kl = (np.asarray(t) for t in stateless_elbo_terms(model, images, seed, condition=image_vectors))
+    expected["sample"] = {"images": np.asarray(samples)}
+    expected["elbo"] = {"elbo": elbo, "reconstruction": rec, "kl": kl}
     return calls, expected
 
 
@@ -133,16 +160,16 @@ def saved_model_report(model, saved_model_dir, images=None, num_latents=64, seed
     `elbo` differences are in nats (sums over all pixels), the rest in output units.
 
     Args:
-        model: built VAE.
+        model: built model of any kind (`family.KINDS`).
         saved_model_dir: str.
         images: float32 array or None (uniform noise in [0, 1], seeded).
-        num_latents: int, default 64. Prior draws fed to `decode`.
+        num_latents: int, default 64. Latent draws fed to `decode` (`family.latent_draws`).
         seed: int, default 0.
     """
     rng = np.random.default_rng(seed)
     if images is None:
         images = rng.uniform(size=(16, *model.data_shape)).astype("float32")
-    z = rng.standard_normal((num_latents, model.latent_dim)).astype("float32")
+    z = family.latent_draws(model, num_latents, seed=seed)["z"]
     calls, expected = keras_reference_calls(model, images, z, seed=seed)
     outputs, info = run_in_subprocess(saved_model_dir, calls)
     differences = {}
@@ -155,29 +182,28 @@ def saved_model_report(model, saved_model_dir, images=None, num_latents=64, seed
 
 
 def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200):
-    """Returns size, error vs the Keras decoder over `num_draws` prior draws, and batch-1 latency.
+    """Returns size, error vs the Keras decoder over `num_draws` latent draws, and batch-1 latency.
 
     Args:
-        model: built VAE.
+        model: built model of any kind.
         path: str, a .tflite decoder.
-        num_draws: int, default 1000. Prior draws z ~ N(0, I) (seeded).
+        num_draws: int, default 1000. Latent draws (`family.latent_draws`: a VAE's prior, seeded).
         seed: int, default 0.
         latency_runs: int, default 200. Timed single-image invocations (median reported).
     """
-    from keras_vae.export.tflite import load_interpreter, run_decoder
+    from keras_vae.export.tflite import feed_decoder, load_interpreter, run_decoder
 
-    z = np.random.default_rng(seed).standard_normal((num_draws, model.latent_dim)).astype("float32")
-    expected = np.asarray(model.decode(z))
+    inputs = family.latent_draws(model, num_draws, seed=seed)
+    expected = family.decoded_mean(model, inputs)
     interpreter = load_interpreter(path)
-    got = run_decoder(interpreter, z)
+    got = run_decoder(interpreter, inputs["z"], inputs.get("condition"))
     error = np.abs(got - expected)
-    run_decoder(interpreter, z[:1])  # resize back to batch 1, warm up
+    run_decoder(interpreter, inputs["z"][:1], None if "condition" not in inputs else inputs["condition"][:1])  # batch 1, warm up
     times = []
     for i in range(latency_runs):
+        one = {key: value[i % num_draws][None] for key, value in inputs.items()}
         start = time.perf_counter()
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], z[i % num_draws][None])
-        interpreter.invoke()
-        interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        interpreter.get_tensor(feed_decoder(interpreter, one))
         times.append(time.perf_counter() - start)
     return {
         "file": os.path.basename(path),
@@ -189,13 +215,34 @@ def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200)
     }
 
 
+def draws_description(model):
+    """Returns what the TFLite error figures were measured on, in words."""
+    kind = family.model_kind(model)
+    if kind == "vae":
+        return f"z ~ p(z), the model's {type(model.prior).__name__} prior"
+    if kind == "cvae":
+        cycle = f"labels cycling 0..{model.num_classes - 1}" if model.num_classes else "standard normal condition vectors"
+        return f"z ~ p(z), the model's {type(model.prior).__name__} prior, with {cycle}"
+    return "Gaussian draws at the empirical mean and scale of the codes of decoded N(0, I) draws (no prior)"
+
+
 def build_report(model, saved_model_dir=None, tflite_paths=None, num_draws=1000, seed=0):
-    """Returns the export report dict for a SavedModel and/or TFLite decoders.
+    """Returns the export report dict for a SavedModel and/or TFLite decoders of any model kind.
+
+    Args:
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        saved_model_dir: str or None. A `<base>/<name>/<version>` directory to re-run.
+        tflite_paths: dict {variant: path} or None (`export_tflite_decoders`' result).
+        num_draws: int, default 1000. Latent draws for the TFLite error figures.
+        seed: int, default 0.
 
     Example:
     >>> report = build_report(model, "out/saved_model/vae/1", {"float32": "out/tflite/decoder_float32.tflite"})  # doctest: +SKIP
     """
     report = {
+        "kind": family.model_kind(model),
+        "signatures": list(family.SIGNATURES[family.model_kind(model)]),
+        "latent_draws": draws_description(model),
         "latent_dim": int(model.latent_dim),
         "data_shape": [int(d) for d in model.data_shape],
         "likelihood": type(model.likelihood).__name__,
@@ -219,6 +266,9 @@ def build_report(model, saved_model_dir=None, tflite_paths=None, num_draws=1000,
 def format_table(report):
     """Returns the report as a printable text table."""
     lines = []
+    if "kind" in report:
+        lines.append(f"{report['kind']} ({report['likelihood']}), latent_dim {report['latent_dim']}; "
+                     f"TFLite errors over {report.get('latent_draws', 'latent draws')}")
     if "saved_model" in report:
         lines.append("SavedModel (TensorFlow-only process vs Keras)  max |diff|")
         for name, value in report["saved_model"]["max_abs_difference"].items():

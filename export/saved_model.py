@@ -1,7 +1,9 @@
 """SavedModel export of a VAE in TF Serving layout (`base_dir/<name>/<version>/`).
 
-The SavedModel carries five signatures under the "serve" tag, each with named
-inputs and outputs and a `None` batch dimension:
+For a VAE the SavedModel carries five signatures under the "serve" tag, each with named
+inputs and outputs and a `None` batch dimension (a ConditionalVAE's take the condition
+as well: `keras_vae.export.conditional`; an Autoencoder or DenoisingAutoencoder has
+encode, decode and reconstruct only: `keras_vae.export.autoencoder`):
 
     serving_default  same as `reconstruct` (added first, so ExportArchive makes it the default)
     encode           images (B, *data_shape) float32   -> z_mean, z_log_var (B, latent_dim)
@@ -28,7 +30,6 @@ import os
 import re
 import shutil
 
-import keras
 import tensorflow as tf
 
 from keras_vae import objectives
@@ -40,7 +41,10 @@ DEFAULT_SIGNATURE = "reconstruct"
 
 
 def require_built(model):
-    """Raises a clear ValueError unless `model` is a built VAE with known shapes."""
+    """Raises a clear ValueError unless `model` is a built keras_vae model (`family.KINDS`) with known shapes."""
+    from keras_vae.export.family import model_kind
+
+    model_kind(model)  # a foreign model fails here, with the kinds we export named
     if not getattr(model, "built", False) or getattr(model, "latent_dim", None) is None or getattr(
         model, "data_shape", None
     ) is None:
@@ -55,23 +59,40 @@ def _check_finite(x, what):
     return tf.debugging.assert_all_finite(x, f"{what} contain NaN or infinite values; repair the request.")
 
 
-def stateless_elbo_terms(model, images, seed):
+def checked(x, what, checks=True):
+    """Returns a float signature input with its shape and values checked (when `checks`).
+
+    The signature's TensorSpec is not enforced when a loaded signature is called, so a
+    wrong shape would fail deep inside the network; EnsureShape names the input instead.
+    """
+    if not checks:
+        return x
+    x = tf.ensure_shape(x, (None,) + tuple(x.shape[1:]), name=f"check_{what}_shape")
+    return _check_finite(x, what)
+
+
+def stateless_elbo_terms(model, images, seed, condition=None):
     """Returns per-example `(elbo, reconstruction, kl)` with noise from a stateless seed.
 
     One-sample estimate: z = z_mean + exp(z_log_var / 2) * eps, eps ~ N(0, I) drawn by
-    `tf.random.stateless_normal(seed=[0, seed])`; reconstruction = log p(x|z) summed over
-    pixels; kl = KL(q(z|x) || p(z)), analytic when tfp has a closed form. All in nats.
+    `tf.random.stateless_normal(seed=[0, seed])` (full-covariance / flow posteriors: z and
+    log q(z|x) from `model.posterior.sample_and_log_prob` at that eps); reconstruction =
+    log p(x|z) summed over pixels; kl = KL(q(z|x) || p(z)) against the model's own prior,
+    analytic when tfp has a closed form, else Monte Carlo at z. All in nats.
 
     Args:
-        model: built VAE.
+        model: built VAE or ConditionalVAE.
         images: float tensor (batch, *data_shape).
         seed: int or int32 scalar tensor.
+        condition: float tensor (batch, condition_dim) or None. A ConditionalVAE's
+            condition vectors (one-hot labels): q(z|x, c) and p(x|z, c).
 
     Example:
     >>> elbo, rec, kl = stateless_elbo_terms(model, x, seed=0)  # doctest: +SKIP
     """
     images = tf.cast(images, model.compute_dtype)
-    z_mean, z_log_var = model.encoder(images, training=False)
+    inputs = images if condition is None else (images, tf.cast(condition, model.compute_dtype))
+    z_mean, z_log_var = model.encoder(inputs, training=False)
     seed = tf.stack([tf.constant(0, tf.int32), tf.cast(seed, tf.int32)])
     eps = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=z_mean.dtype)
     prior = _prior_distribution(model, z_mean.dtype)
@@ -84,7 +105,7 @@ def stateless_elbo_terms(model, images, seed):
         z, log_q = posterior_layer.sample_and_log_prob(z_mean, z_log_var, eps[None])
         kl = (log_q - prior.log_prob(z))[0]
         z = z[0]
-    reconstruction = model.log_likelihood(images, z[None], training=False)[0]
+    reconstruction = model.log_likelihood(inputs, z[None], training=False)[0]
     return reconstruction - kl, reconstruction, kl
 
 
@@ -103,21 +124,31 @@ def _prior_sample(model, count, seed):
 
 
 def build_archive(model, checks=True):
-    """Returns a `keras.export.ExportArchive` holding the VAE's signatures (see module docstring).
+    """Returns a `keras.export.ExportArchive` holding the model's signatures (see module docstring).
+
+    Dispatches on the model kind (`keras_vae.export.family.model_kind`).
 
     Args:
-        model: built VAE.
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
         checks: bool, default True. Include NaN/Inf input checks (CheckNumerics ops).
 
     Example:
     >>> build_archive(model).write_out("/tmp/vae/1")  # doctest: +SKIP
     """
+    from keras_vae.export.family import model_kind, new_archive
+
     require_built(model)
-    if getattr(model, "is_conditional", False):
-        # A ConditionalVAE: every signature also takes the condition (see keras_vae.export.conditional).
+    kind = model_kind(model)
+    if kind == "cvae":
+        # Every signature also takes the condition (see keras_vae.export.conditional).
         from keras_vae.export.conditional import build_conditional_archive
 
         return build_conditional_archive(model, checks=checks)
+    if kind in ("ae", "dae"):
+        # No prior: encode, decode and reconstruct only (see keras_vae.export.autoencoder).
+        from keras_vae.export.autoencoder import build_autoencoder_archive
+
+        return build_autoencoder_archive(model, checks=checks)
     data_shape = tuple(model.data_shape)
     latent_dim = int(model.latent_dim)
     bernoulli = isinstance(model.likelihood, Bernoulli)
@@ -127,12 +158,7 @@ def build_archive(model, checks=True):
     count_spec = tf.TensorSpec((), tf.int32, name="count")
 
     def maybe_check(x, what):
-        if not checks:
-            return x
-        # The signature's TensorSpec is not enforced when a loaded signature is called, so a
-        # wrong shape would fail deep inside the network; EnsureShape names the input instead.
-        x = tf.ensure_shape(x, (None,) + tuple(x.shape[1:]), name=f"check_{what}_shape")
-        return _check_finite(x, what)
+        return checked(x, what, checks)
 
     def encode(images):
         images = maybe_check(images, "images")
@@ -162,8 +188,7 @@ def build_archive(model, checks=True):
         total, reconstruction, kl = stateless_elbo_terms(model, images, seed)
         return {"elbo": total, "reconstruction": reconstruction, "kl": kl}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive = new_archive(model)
     # ExportArchive turns the first endpoint into serving_default.
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
     archive.add_endpoint("encode", encode, input_signature=[images_spec])
@@ -182,10 +207,10 @@ def next_version(model_dir):
 
 
 def export_saved_model(model, base_dir, name="vae", version=None, verbose=False):
-    """Writes the VAE as a SavedModel to `base_dir/<name>/<version>/`; returns that path.
+    """Writes the model as a SavedModel to `base_dir/<name>/<version>/`; returns that path.
 
     Args:
-        model: built VAE.
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
         base_dir: str. TF Serving's model base directory.
         name: str, default "vae". The served model's name.
         version: int or None, default None (1 + the highest existing version, 1 for the first).

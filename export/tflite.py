@@ -1,4 +1,4 @@
-"""TFLite (LiteRT) decoders for on-device sampling: z -> pixel means.
+"""TFLite (LiteRT) decoders for on-device sampling: z (and a cvae's condition) -> pixel means.
 
 Each variant is converted from a SavedModel holding one `decode` signature (not with
 `TFLiteConverter.from_keras_model`, which fails on many Keras 3 models) and restricted
@@ -8,14 +8,19 @@ to builtin ops, so a stock LiteRT runtime without the Flex delegate runs it:
     float16        weights stored as float16, computed in float32
     dynamic_int8   weights int8, activations quantised on the fly (dynamic range)
     int8           full integer: weights and activations int8 (TFLITE_BUILTINS_INT8),
-                   calibrated on latents; input z and the output stay float32
-                   (quantize/dequantize at the edges), so callers feed N(0, I) draws
-                   and get pixel values without knowing scales and zero points
+                   calibrated on latents (`keras_vae.export.family.calibration_inputs`);
+                   the inputs and the output stay float32 (quantize/dequantize at the
+                   edges), so callers feed latents and get pixel values without knowing
+                   scales and zero points
 
-Input: "z", float32 (batch, latent_dim). Output: the mean of p(x|z), float32
+Inputs: "z", float32 (batch, latent_dim); for a ConditionalVAE also "condition",
+float32 (batch, condition_dim), the one-hot label of a class model. The order of a
+model's input tensors is the converter's, not the signature's: look inputs up by name
+through the "decode" signature (`run_decoder` does). Output: the mean of p(x|z), float32
 (batch, *data_shape): "probabilities" in [0, 1] for a Bernoulli likelihood, "mean"
-for a Gaussian one. No random ops in the graph: draw z on the device.
-`decoder_metadata.json` beside the files records the latent size, image shape and names.
+for the others. No random ops in the graph: draw z on the device.
+`decoder_metadata.json` beside the files records the kind, the inputs, the image shape,
+and how to draw z (the prior's components for a mixture or VampPrior).
 """
 
 import json
@@ -24,10 +29,10 @@ import re
 import shutil
 import tempfile
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.export import family
 from keras_vae.likelihoods import Bernoulli
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
@@ -43,10 +48,12 @@ def output_name(model):
 
 
 def write_decoder_saved_model(model, path):
-    """Writes a SavedModel whose only signature, `decode`, maps z to E[x|z] (no checks, no random ops).
+    """Writes a SavedModel whose only signature, `decode`, maps z (and a cvae's condition) to E[x|z].
+
+    No checks and no random ops, so every op converts to a builtin TFLite op.
 
     Args:
-        model: built VAE.
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
         path: str. Output directory.
 
     Example:
@@ -57,42 +64,16 @@ def write_decoder_saved_model(model, path):
     require_built(model)
     name = output_name(model)
 
-    def decode(z):
-        return {name: model.likelihood.mean(model.decoder(z, training=False))}
+    def decode(z, condition=None):
+        return {name: model.likelihood.mean(family.decoder_parameters(model, z, condition))}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        "decode", decode, input_signature=[tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")]
-    )
+    archive = family.new_archive(model)
+    archive.add_endpoint("decode", decode, input_signature=family.decoder_input_specs(model))
     archive.write_out(path, verbose=False)
     return path
 
 
-def calibration_latents(model, calibration_images=None, num_prior=256, seed=0):
-    """Returns float32 latents (n, latent_dim) for int8 calibration.
-
-    Prior draws cover what `sample` feeds the decoder; posterior means and one posterior
-    sample per calibration image cover what reconstructions feed it (trained posteriors
-    are much narrower than the prior, so both ranges matter).
-
-    Args:
-        model: built VAE.
-        calibration_images: float array (n, *data_shape) or None.
-        num_prior: int, default 256. Number of prior draws.
-        seed: int, default 0.
-    """
-    rng = np.random.default_rng(seed)
-    parts = [rng.standard_normal((num_prior, model.latent_dim)).astype("float32")]
-    if calibration_images is not None and len(calibration_images):
-        images = np.asarray(calibration_images, dtype="float32")
-        z_mean, z_log_var = (np.asarray(t) for t in model.encoder(images, training=False))
-        parts.append(z_mean)
-        parts.append(z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape))
-    return np.concatenate(parts).astype("float32")
-
-
-def _converter(saved_model_dir, variant, latents):
+def _converter(saved_model_dir, variant, inputs):
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=["decode"])
     # Builtin ops only: a stock runtime without the Flex delegate must run every variant.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -104,16 +85,48 @@ def _converter(saved_model_dir, variant, latents):
     elif variant == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        count = len(inputs["z"])
 
         def representative_dataset():
-            for z in latents:
-                yield [z[None]]
+            # Dicts keyed by the signature's input names: the converter orders inputs its own way.
+            for i in range(count):
+                yield {key: value[i : i + 1] for key, value in inputs.items()}
 
         converter.representative_dataset = representative_dataset
         # inference_input_type/output_type stay float32: see the module docstring.
     elif variant != "float32":
         raise ValueError(f"Unknown TFLite variant {variant!r}; choose from {VARIANTS}.")
     return converter
+
+
+def convert_decoder(saved_model_dir, variant, path, calibration=None):
+    """Converts a decoder SavedModel (`write_decoder_saved_model`) to one TFLite variant at `path`.
+
+    Args:
+        saved_model_dir: str.
+        variant: str, one of `VARIANTS`.
+        path: str, the .tflite file to write.
+        calibration: dict of decoder inputs (`family.calibration_inputs`); needed for "int8".
+
+    Raises:
+        ValueError: unknown variant, or a model that needs non-builtin (Flex/custom) ops.
+
+    Example:
+    >>> convert_decoder("/tmp/decoder_sm", "float16", "/tmp/decoder_float16.tflite")  # doctest: +SKIP
+    '/tmp/decoder_float16.tflite'
+    """
+    if variant == "int8" and calibration is None:
+        raise ValueError("The int8 variant needs calibration inputs (keras_vae.export.family.calibration_inputs).")
+    flatbuffer = _converter(saved_model_dir, variant, calibration).convert()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    bad = non_builtin_ops(path)
+    if bad:
+        os.remove(path)
+        raise ValueError(f"TFLite {variant} decoder needs non-builtin ops {bad}; it would not run on stock LiteRT.")
+    load_interpreter(path)  # fails here, not on a device, if the runtime cannot allocate it
+    return path
 
 
 def load_interpreter(path, num_threads=1):
@@ -159,35 +172,64 @@ def non_builtin_ops(path):
     return [name for name in op_names(path) if name.startswith("Flex") or not _BUILTIN_OP.fullmatch(name)]
 
 
-def run_decoder(interpreter, z):
-    """Decodes latents z (batch, latent_dim) with a loaded TFLite decoder; resizes the batch as needed.
+def decoder_input_details(interpreter):
+    """Returns `{input name: tensor details}` of a TFLite decoder: "z", and "condition" for a cvae."""
+    return interpreter.get_signature_runner("decode").get_input_details()
+
+
+def feed_decoder(interpreter, inputs):
+    """Sets a decoder's inputs `{name: array}` by name and invokes it; returns the output tensor's index.
+
+    The arrays must match the allocated shapes (`run_decoder` resizes); the report times this call.
+    """
+    details = decoder_input_details(interpreter)
+    for key, value in inputs.items():
+        interpreter.set_tensor(details[key]["index"], value)
+    interpreter.invoke()
+    return interpreter.get_output_details()[0]["index"]
+
+
+def run_decoder(interpreter, z, condition=None):
+    """Decodes latents z (batch, latent_dim), and a cvae's float condition, with a loaded TFLite decoder.
+
+    Resizes the batch as needed.
+
+    Args:
+        interpreter: from `load_interpreter`.
+        z: float array (batch, latent_dim).
+        condition: float array (batch, condition_dim) or None; one-hot labels for a class cvae.
 
     Example:
     >>> images = run_decoder(load_interpreter(path), np.zeros((4, 8), "float32"))  # doctest: +SKIP
     """
-    z = np.asarray(z, dtype="float32")
-    input_detail = interpreter.get_input_details()[0]
-    latent_dim = int(input_detail["shape"][-1])
-    if z.ndim != 2 or z.shape[1] != latent_dim:
-        # The runtime's own message for this ("XNNPack delegate failed to reshape") names no input.
-        raise ValueError(f"z must have shape (batch, {latent_dim}) for this decoder, got {z.shape}.")
-    if tuple(input_detail["shape"]) != z.shape:
-        interpreter.resize_tensor_input(input_detail["index"], list(z.shape))
+    inputs = {"z": np.asarray(z, dtype="float32")}
+    if condition is not None:
+        inputs["condition"] = np.asarray(condition, dtype="float32")
+    details = decoder_input_details(interpreter)
+    if sorted(details) != sorted(inputs):
+        raise ValueError(f"This decoder takes the inputs {sorted(details)}; got {sorted(inputs)}.")
+    resized = False
+    for key, value in inputs.items():
+        width = int(details[key]["shape"][-1])
+        if value.ndim != 2 or value.shape[1] != width or value.shape[0] != inputs["z"].shape[0]:
+            # The runtime's own message for this ("XNNPack delegate failed to reshape") names no input.
+            raise ValueError(f"{key} must have shape (batch, {width}) for this decoder, got {value.shape}.")
+        if tuple(details[key]["shape"]) != value.shape:
+            interpreter.resize_tensor_input(details[key]["index"], list(value.shape))
+            resized = True
+    if resized:
         interpreter.allocate_tensors()
-        input_detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(input_detail["index"], z)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+    return interpreter.get_tensor(feed_decoder(interpreter, inputs)).copy()
 
 
 def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VARIANTS, seed=0):
-    """Converts the VAE's decoder to TFLite variants; returns {variant: path} (plus "metadata").
+    """Converts the model's decoder to TFLite variants; returns {variant: path} (plus "metadata").
 
     Args:
-        model: built VAE.
+        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
         out_dir: str. Directory for `decoder_<variant>.tflite` and `decoder_metadata.json`.
-        calibration_images: float array (n, *data_shape) or None. Adds posterior latents to
-            the int8 calibration set (prior draws are always used).
+        calibration_images: float array (n, *data_shape) or None. Real images whose latents
+            join the int8 calibration set (`family.calibration_inputs` says what None uses).
         variants: sequence of str, default all of `VARIANTS`.
         seed: int, default 0. Seed of the calibration draws.
 
@@ -206,36 +248,35 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
         if variant not in VARIANTS:
             raise ValueError(f"Unknown TFLite variant {variant!r}; choose from {VARIANTS}.")
     os.makedirs(out_dir, exist_ok=True)
-    latents = calibration_latents(model, calibration_images, seed=seed)
-    paths = {}
+    calibration = family.calibration_inputs(model, calibration_images, seed=seed) if "int8" in variants else None
     metadata = {
-        "input": {"name": "z", "dtype": "float32", "shape": [None, int(model.latent_dim)]},
+        "kind": family.model_kind(model),
+        "inputs": [
+            {"name": spec.name, "dtype": "float32", "shape": [None, int(spec.shape[-1])]}
+            for spec in family.decoder_input_specs(model)
+        ],
         "output": {"name": output_name(model), "dtype": "float32", "shape": [None, *map(int, model.data_shape)]},
         "latent_dim": int(model.latent_dim),
         "data_shape": [int(d) for d in model.data_shape],
         "likelihood": type(model.likelihood).__name__,
-        "prior": "standard_normal N(0, I): feed z = standard normal draws to sample",
+        "prior": family.prior_description(model),
         "variants": {},
     }
+    metadata["input"] = metadata["inputs"][0]  # "z", as before conditional models
+    if family.is_conditional(model):
+        metadata["condition"] = (
+            {"num_classes": model.num_classes, "encoding": "one-hot float32 label"}
+            if model.num_classes is not None
+            else {"condition_dim": int(model.condition_dim), "encoding": "float32 vector"}
+        )
+    paths = {}
     scratch = tempfile.mkdtemp(prefix=".decoder-sm-", dir=out_dir)
     try:
         saved_model_dir = write_decoder_saved_model(model, os.path.join(scratch, "decode"))
         for variant in variants:
-            flatbuffer = _converter(saved_model_dir, variant, latents).convert()
             path = os.path.join(out_dir, f"decoder_{variant}.tflite")
-            with open(path, "wb") as f:
-                f.write(flatbuffer)
-            bad = non_builtin_ops(path)
-            if bad:
-                os.remove(path)
-                raise ValueError(f"TFLite {variant} decoder needs non-builtin ops {bad}; it would not run on stock LiteRT.")
-            load_interpreter(path)  # fails here, not on a device, if the runtime cannot allocate it
-            paths[variant] = path
-            metadata["variants"][variant] = {
-                "file": os.path.basename(path),
-                "bytes": os.path.getsize(path),
-                "ops": op_names(path),
-            }
+            paths[variant] = convert_decoder(saved_model_dir, variant, path, calibration)
+            metadata["variants"][variant] = {"file": os.path.basename(path), "bytes": os.path.getsize(path), "ops": op_names(path)}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     metadata_path = os.path.join(out_dir, METADATA_FILE)

@@ -110,6 +110,11 @@ def test_missing_condition_gives_a_clear_error():
         ConditionalVAE(MLPEncoder(2), MLPDecoder((8, 8, 1)))
 
 
+def test_vamp_prior_is_refused_with_the_alternatives():
+    with pytest.raises(ValueError, match="does not support the VampPrior prior.*'mixture'"):
+        ConditionalVAE(MLPEncoder(2), MLPDecoder((8, 8, 1)), num_classes=3, prior="vamp")
+
+
 def test_float_condition_vectors_and_the_data_forms_fit_accepts():
     x = random_images(32, (8, 8, 1))
     c = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")

@@ -25,7 +25,9 @@ DATA_SHAPE = (28, 28, 1)
 SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
 # Pixel-error bounds (max, mean) of the quantised decoders vs Keras over 1,000 prior draws.
 # Measured on this fixture: dynamic_int8 0.017 / 0.0005, int8 0.048 / 0.0026 (99.9th
-# percentile 0.029). The int8 maximum sits on the 0.05 aim, so the verified bound is 0.06:
+# percentile 0.029); with the prior's tail in the calibration set (keras_vae.export.family.
+# calibration_inputs, which stops far draws being clipped) int8 is 0.050-0.056 for every
+# seed. The int8 maximum sits on the 0.05 aim, so the verified bound is 0.06:
 # int8 activations quantise the logits per tensor before the sigmoid, which costs up to a
 # few hundredths at p = 0.5 whatever the calibration set (256 to 4,000 draws: 0.041-0.053).
 INT8_BOUNDS = {"dynamic_int8": (0.05, 0.005), "int8": (0.06, 0.005)}

@@ -72,6 +72,12 @@ class ConditionalVAE(VAE):
         if not isinstance(decoder, ConditionalNetwork):
             decoder = ConditionalNetwork(decoder, mode="concat", condition_dim=dim, name="conditional_decoder")
         super().__init__(encoder, decoder, **kwargs)
+        if getattr(self.prior, "needs_encoder", False):
+            # A VampPrior's components are q(z|u_k), but this encoder also needs a condition for u_k.
+            raise ValueError(
+                f"The conditional VAE does not support the {type(self.prior).__name__} prior (its pseudo-inputs "
+                "have no condition); use prior='standard_normal' or 'mixture'."
+            )
         self.num_classes = None if num_classes is None else int(num_classes)
         self.condition_dim = int(condition_dim) if condition_dim is not None else self.num_classes
         self.encoder_mode = encoder.mode
