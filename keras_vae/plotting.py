@@ -66,6 +66,50 @@ def plot_samples(model, n=64, seed=0, cols=8):
     return image_grid(images, rows=-(-n // cols), cols=cols, title=f"Samples from the prior (seed {seed})")
 
 
+def plot_class_samples(model, per_class=8, seed=0, class_names=None, tile_inches=0.5):
+    """Returns a conditional model's samples, one row per class, the same z down each column.
+
+    Column j decodes the same prior draw z_j under every class, so a row shows what
+    the class changes and a column what z (the "style") keeps.
+
+    Args:
+        model: a `ConditionalVAE` with `num_classes` (sample(n, seed, labels=...)).
+        per_class: int, default 8. Samples (columns) per class.
+        seed: int, default 0. Seed of the prior draws; the same seed gives the same figure.
+        class_names: sequence of `num_classes` str or None (the class ids).
+        tile_inches: float, default 0.5.
+
+    Example:
+    >>> from keras_vae.models import build_model
+    >>> model = build_model("cvae", (8, 8, 1), latent_dim=2, num_classes=3)
+    >>> plot_class_samples(model, per_class=4).class_images.shape
+    (3, 4, 8, 8, 1)
+    """
+    num_classes = getattr(model, "num_classes", None)
+    if not num_classes:
+        raise ValueError("plot_class_samples needs a conditional model with class labels (num_classes).")
+    if int(per_class) < 1:
+        raise ValueError(f"per_class must be a positive integer, got {per_class}.")
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for {num_classes} classes.")
+    per_class = int(per_class)
+    # ConditionalVAE.sample draws z from the seed alone, so every row decodes the same z.
+    images = np.stack(
+        [np.asarray(model.sample(per_class, seed=seed, labels=np.full(per_class, k))) for k in range(num_classes)]
+    )
+    fig = labelled_grid(
+        images.reshape((-1,) + images.shape[2:]),
+        rows=num_classes,
+        cols=per_class,
+        title=f"Samples per class, the same z down each column (seed {seed})",
+        row_labels=list(class_names) if class_names is not None else [str(k) for k in range(num_classes)],
+        col_labels=[f"z{j}" for j in range(per_class)],
+        tile_inches=tile_inches,
+    )
+    fig.class_images = images
+    return fig
+
+
 def plot_reconstructions(model, images, originals=None, cols=8):
     """Returns inputs above their reconstructions E[x|z = E_q z], in alternating rows.
 
@@ -151,15 +195,34 @@ def _z_mean(encoded):
     return np.asarray(encoded, dtype="float32")
 
 
-def encode_means(model, images, batch_size=500):
+def encode_means(model, images, batch_size=500, conditions=None):
     """Returns the posterior means z_mean (N, latent_dim) of `images`, encoded in batches.
 
-    `model` is anything with an `encode(x)` method returning z_mean or (z_mean, z_log_var).
+    Args:
+        model: anything with an `encode(x)` method returning z_mean or (z_mean, z_log_var),
+            or, with `conditions`, an `encode(x, c)` method (a `ConditionalVAE`).
+        images: array (N, ...).
+        batch_size: int, default 500.
+        conditions: array (N, ...) or None, default None. Each image's condition (labels).
+
+    Example:
+    >>> from keras_vae.models import build_vae
+    >>> encode_means(build_vae((8, 8, 1), latent_dim=2), np.zeros((3, 8, 8, 1))).shape
+    (3, 2)
     """
     images = np.asarray(images, dtype="float32")
     if len(images) == 0:
         raise ValueError("No images to encode.")
-    parts = [_z_mean(model.encode(images[start : start + batch_size])) for start in range(0, len(images), batch_size)]
+    if conditions is not None and len(conditions) != len(images):
+        raise ValueError(f"{len(conditions)} conditions for {len(images)} images.")
+
+    def encode(start):
+        batch = images[start : start + batch_size]
+        if conditions is None:
+            return model.encode(batch)
+        return model.encode(batch, conditions[start : start + batch_size])
+
+    parts = [_z_mean(encode(start)) for start in range(0, len(images), batch_size)]
     return np.concatenate(parts, axis=0).reshape(len(images), -1)
 
 

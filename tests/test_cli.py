@@ -129,3 +129,20 @@ def test_python_dash_m_entry_point():
     for flag in ("--dataset", "--data", "--architecture", "--latent-dim", "--likelihood", "--binarize",
                  "--epochs", "--steps-per-epoch", "--batch-size", "--beta", "--seed", "--out"):
         assert flag in result.stdout
+
+
+def test_train_sample_and_plot_a_conditional_run_from_the_command_line(tmp_path, fashion_mnist_data_dir, capsys):
+    # The whole path through `keras-vae`: train --model cvae, then sample one class and plot.
+    out = tmp_path / "cvae"
+    train = ["train", "--model", "cvae", "--data-dir", str(fashion_mnist_data_dir), "--out", str(out), "--no-jit"]
+    assert main(train + FAST[:6] + ["--latent-dim", "2"]) == 0
+    assert main(["sample", str(out), "--label", "7", "--n", "8", "--seed", "1", "--out", str(tmp_path / "a.png")]) == 0
+    assert main(["sample", str(out), "--label", "7", "--n", "8", "--seed", "1", "--out", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert main(["sample", str(out), "--label", "10"]) == 2
+    assert "0..9" in capsys.readouterr().err
+    assert main(["plot", str(out), "--max-examples", "200"]) == 0
+    assert sorted(os.listdir(out / "figures")) == [
+        "class_samples.png", "latent_scatter.png", "reconstructions.png", "training_curves.png"
+    ]
+    assert read_png(out / "figures" / "class_samples.png")[1] > 10 * 28  # one row per class

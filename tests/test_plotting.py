@@ -250,29 +250,32 @@ def call(*argv):
     return args.run(args)
 
 
-@pytest.fixture(scope="module")
-def user_run(fashion, tmp_path_factory):
-    """A run trained briefly by `training.train` on the user's own .npz (Fashion-MNIST images, labels)."""
+def train_user_runs(fashion, root, kinds=("vae",), epochs=2):
+    """Returns {kind: run dir} of runs trained briefly by `training.train` on the user's own .npz.
+
+    The .npz holds 400 Fashion-MNIST images and their labels; every run has a 2-D latent space.
+    """
     from keras_vae.training import TrainSettings, train
 
-    root = tmp_path_factory.mktemp("user_run")
     images, labels = fashion
     data = root / "clothes.npz"
     np.savez(data, images=(images[:400, ..., 0] * 255).astype(np.uint8), labels=labels[:400])
-    out = root / "run"
-    train(
-        TrainSettings(
-            data=str(data),
-            latent_dim=2,
-            epochs=2,
-            steps_per_epoch=3,
-            batch_size=32,
-            jit_compile=False,
-            out=str(out),
-            verbose=0,
+    runs = {}
+    for kind in kinds:
+        runs[kind] = root / ("run" if kind == "vae" else kind)
+        train(
+            TrainSettings(
+                data=str(data), model=kind, latent_dim=2, epochs=epochs, steps_per_epoch=3, batch_size=32,
+                jit_compile=False, out=str(runs[kind]), verbose=0,
+            )
         )
-    )
-    return out
+    return runs
+
+
+@pytest.fixture(scope="module")
+def user_run(fashion, tmp_path_factory):
+    """A VAE run trained briefly by `training.train` on the user's own .npz (Fashion-MNIST images, labels)."""
+    return train_user_runs(fashion, tmp_path_factory.mktemp("user_run"))["vae"]
 
 
 FIGURES_2D = {
@@ -332,3 +335,64 @@ def test_commands_fail_clearly(user_run, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse("sample", str(user_run), "--n", "0")
+
+
+# Model kinds: cvae, ae, dae ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kind_runs(fashion, tmp_path_factory):
+    """Runs of each other model kind (cvae, ae, dae), one epoch of 3 steps each."""
+    return train_user_runs(fashion, tmp_path_factory.mktemp("kind_runs"), kinds=("cvae", "ae", "dae"), epochs=1)
+
+
+def test_plot_command_writes_the_figures_of_each_model_kind(kind_runs, tmp_path, capsys):
+    # No prior for autoencoders: no samples, manifold or traversals.
+    autoencoder_figures = FIGURES_2D - {"samples.png", "manifold.png"}
+    for kind, expected in {
+        "cvae": {"class_samples.png", "reconstructions.png", "latent_scatter.png", "training_curves.png"},
+        "ae": autoencoder_figures,
+        "dae": autoencoder_figures,
+    }.items():
+        out = tmp_path / kind
+        assert call("plot", str(kind_runs[kind]), "--out", str(out)) == 0, capsys.readouterr().err
+        assert set(os.listdir(out)) == expected, kind
+        assert f"Wrote {len(expected)} figures" in capsys.readouterr().out
+
+
+def test_sample_command_on_a_conditional_run(kind_runs, tmp_path, capsys):
+    run = str(kind_runs["cvae"])
+    paths = [tmp_path / f"{name}.png" for name in ("a", "b", "c", "d")]
+    # Without --label: one row per class (10 in the data), ceil(20 / 10) = 2 columns.
+    assert call("sample", run, "--n", "20", "--seed", "3", "--out", str(paths[0])) == 0
+    assert "10 classes x 2 samples" in capsys.readouterr().out
+    assert call("sample", run, "--n", "20", "--seed", "3", "--out", str(paths[1])) == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert call("sample", run, "--n", "16", "--seed", "3", "--label", "4", "--out", str(paths[2])) == 0
+    assert call("sample", run, "--n", "16", "--seed", "3", "--label", "4", "--out", str(paths[3])) == 0
+    assert paths[2].read_bytes() == paths[3].read_bytes() != paths[0].read_bytes()
+    assert png_size(paths[2]) == (8 * 50, 2 * 50 + 30)
+    capsys.readouterr()
+    for label in ("10", "-1"):
+        assert call("sample", run, "--label", label, "--out", str(tmp_path / "x.png")) == 2
+        assert "out of range" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_class_samples_share_z_down_each_column(kind_runs):
+    from keras_vae.commands.plot import load_model
+
+    model = load_model(str(kind_runs["cvae"]))
+    fig = plotting.plot_class_samples(model, per_class=3, seed=5)
+    images = fig.class_images
+    assert images.shape == (10, 3, 28, 28, 1)
+    np.testing.assert_allclose(images[4], np.asarray(model.sample(3, seed=5, labels=4)), atol=1e-6)
+    assert not np.allclose(images[0], images[9])  # the class changes the image
+    with pytest.raises(ValueError, match="conditional"):
+        plotting.plot_class_samples(build_vae((28, 28, 1), latent_dim=2))
+
+
+def test_sample_command_refuses_an_autoencoder_run(kind_runs, tmp_path, capsys):
+    assert call("sample", str(kind_runs["ae"]), "--out", str(tmp_path / "x.png")) == 2
+    assert "no prior to sample from" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

@@ -132,7 +132,8 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
         attribute_class: int or None, default None (the most common test label).
 
     Example:
-    >>> write_figures(load_model("runs/default"), load_settings("runs/default"), "runs/default", "figs")  # doctest: +SKIP
+    >>> run = "runs/default"
+    >>> write_figures(load_model(run), load_settings(run), run, f"{run}/figures")  # doctest: +SKIP
     """
     from keras_vae import plotting
     from keras_vae.training_kinds import _WithLabels

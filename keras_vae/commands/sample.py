@@ -1,6 +1,10 @@
-"""`keras-vae sample RUN_DIR [--n 64] [--seed 0] [--out FILE.png]`: a grid of prior samples.
+"""`keras-vae sample RUN_DIR [--n 64] [--seed 0] [--out FILE.png] [--label K]`: a grid of prior samples.
 
-The same model and seed give a byte-identical PNG.
+A VAE run: `--n` images decoded from z ~ p(z). A conditional (cvae) run: with
+`--label K`, `--n` images of class K; without it, one row per class, the same z
+down each column (min(--cols, ceil(n / classes)) columns). Autoencoder runs (ae,
+dae) have no prior and cannot be sampled. The same model and seed give a
+byte-identical PNG.
 """
 
 import os
@@ -19,9 +23,67 @@ def add_parser(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: %(default)s)")
     parser.add_argument("--cols", type=positive_int, default=8, help="images per row (default: %(default)s)")
     parser.add_argument("--out", default=None, help="output PNG (default: RUN_DIR/samples-seed<SEED>.png)")
-    parser.add_argument("--label", type=int, default=None, help="class to sample (conditional models only)")
+    parser.add_argument(
+        "--label", type=int, default=None, help="class to sample (conditional runs; default: one row per class)"
+    )
     parser.set_defaults(run=run)
     return parser
+
+
+def run_class_names(run_dir, num_classes):
+    """Returns the class names of a run's TFDS dataset when they are known and fit, else None."""
+    from keras_vae.commands.plot import CLASS_NAMES, RunError, load_settings
+
+    try:
+        settings = load_settings(run_dir)
+    except RunError:
+        return None  # names only label the rows; a run without metrics.json still samples
+    names = None if settings.data else CLASS_NAMES.get(settings.dataset)
+    return names if names is not None and len(names) == num_classes else None
+
+
+def sample_figure(model, run_dir, n, seed, cols, label=None):
+    """Returns `(figure, description)` of the samples `keras-vae sample` writes for `model`.
+
+    Args:
+        model: a loaded VAE, ConditionalVAE (or an autoencoder, which raises RunError).
+        run_dir: str. The run directory (for a conditional run's class names).
+        n, seed, cols: int. As the command-line options.
+        label: int or None. Class of a conditional model.
+
+    Raises:
+        RunError: the model cannot be sampled as asked (no prior, a label for an
+            unconditional model, a label out of range).
+    """
+    from keras_vae import plotting
+    from keras_vae.commands.plot import RunError
+
+    if not hasattr(model, "sample"):
+        raise RunError(
+            f"this run's model ({type(model).__name__}) is an autoencoder with no prior to sample from; "
+            "`keras-vae plot` draws its reconstructions and latent space."
+        )
+    num_classes = getattr(model, "num_classes", None) if getattr(model, "is_conditional", False) else None
+    if label is not None and not num_classes:
+        raise RunError(
+            f"--label {label} given but this model is not conditional; it samples p(z) for all classes. Drop --label."
+        )
+    if num_classes and label is not None and not 0 <= label < num_classes:
+        raise RunError(f"--label {label} is out of range: this model has {num_classes} classes, 0..{num_classes - 1}.")
+    if num_classes and label is None:
+        per_class = min(cols, -(-n // num_classes))
+        names = run_class_names(run_dir, num_classes)
+        fig = plotting.plot_class_samples(model, per_class=per_class, seed=seed, class_names=names)
+        return fig, f"{num_classes} classes x {per_class} samples (seed {seed})"
+    cols = min(cols, n)
+    if label is None:
+        images, title = model.sample(n, seed=seed), f"Samples from the prior (seed {seed})"
+    else:
+        names = run_class_names(run_dir, num_classes)
+        name = names[label] if names else f"class {label}"
+        images, title = model.sample(n, seed=seed, labels=label), f"Samples of {name} (seed {seed})"
+    fig = plotting.image_grid(images, rows=-(-n // cols), cols=cols, title=title)
+    return fig, f"{n} samples" + ("" if label is None else f" of class {label}") + f" (seed {seed})"
 
 
 def run(args):
@@ -37,23 +99,13 @@ def run(args):
         if not out.lower().endswith(".png"):
             raise RunError(f"--out must name a .png file, got {out}.")
         model = load_model(args.run_dir)
-        if getattr(args, "label", None) is not None and not getattr(model, "conditional", False):
-            raise RunError(
-                f"--label {args.label} given but this model is not conditional; it samples p(z) for all classes. "
-                "Drop --label."
-            )
         directory = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(directory):
             raise RunError(f"the output directory {directory} does not exist.")
-        if getattr(args, "label", None) is not None:
-            images = model.sample(n, seed=seed, label=args.label)
-        else:
-            images = model.sample(n, seed=seed)
-        cols = min(cols, n)
-        fig = plotting.image_grid(images, rows=-(-n // cols), cols=cols, title=f"Samples from the prior (seed {seed})")
+        fig, description = sample_figure(model, args.run_dir, n, seed, cols, getattr(args, "label", None))
         plotting.save_figure(fig, out)
     except (RunError, ValueError, OSError) as error:
         print(f"keras-vae sample: error: {error}", file=sys.stderr)
         return 2
-    print(f"Wrote {n} samples (seed {seed}) to {out}")
+    print(f"Wrote {description} to {out}")
     return 0
