@@ -138,18 +138,16 @@ def test_signatures_rerun_equal_the_keras_model(exported):
     np.testing.assert_allclose(tf.sigmoid(decoded["logits"]), want_decode, atol=1e-5)
 
 
+@pytest.mark.parametrize("exported", ["dae"], indirect=True)
 def test_denoising_autoencoder_signatures_do_not_corrupt(exported):
-    if exported["kind"] != "dae":
-        pytest.skip("dae only")
     x = random_images(4, SHAPE, seed=5)
     first = exported["loaded"].signatures["reconstruct"](images=tf.constant(x))["reconstruction"]
     second = exported["loaded"].signatures["reconstruct"](images=tf.constant(x))["reconstruction"]
     np.testing.assert_array_equal(first, second)  # deterministic: no training noise in the graph
 
 
+@pytest.mark.parametrize("exported", ["cvae"], indirect=True)
 def test_cvae_decode_and_sample_take_the_condition(exported):
-    if exported["kind"] != "cvae":
-        pytest.skip("cvae only")
     model, loaded = exported["model"], exported["loaded"]
     assert inputs_of(loaded.signatures["decode"]) == {"z", "labels"}
     assert inputs_of(loaded.signatures["sample"]) == {"seed", "labels"}
@@ -273,9 +271,8 @@ def test_bad_run_directories_fail_early_with_clear_messages(tmp_path, capsys):
 # The CLI on a cvae run directory -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("exported", ["cvae"], indirect=True)
 def test_cli_exports_a_cvae_run_directory(exported, tmp_path, capsys):
-    if exported["kind"] != "cvae":
-        pytest.skip("cvae only")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     model = exported["model"]
