@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_vae.layers import noise
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Sampling(keras.layers.Layer):
@@ -47,12 +49,8 @@ class Sampling(keras.layers.Layer):
         if deterministic:
             return ops.broadcast_to(z_mean, shape)
         replica_seed = self._replica_seed()
-        if replica_seed is None:
-            epsilon = keras.random.normal(shape, dtype=self.compute_dtype, seed=self.seed_generator)
-        else:
-            import tensorflow as tf
-
-            epsilon = tf.random.stateless_normal(shape, seed=replica_seed, dtype=self.compute_dtype)
+        seed = self.seed_generator if replica_seed is None else replica_seed
+        epsilon = noise.normal(shape, seed, dtype=self.compute_dtype)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
     def compute_output_shape(self, input_shape, num_samples=None):

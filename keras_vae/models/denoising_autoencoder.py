@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae.layers import noise
 from keras_vae.models.autoencoder import Autoencoder
 
 
@@ -50,9 +51,9 @@ class DenoisingAutoencoder(Autoencoder):
             return x
         x = ops.convert_to_tensor(x, dtype=self.compute_dtype)
         if self.noise_std > 0:
-            x = x + self.noise_std * keras.random.normal(ops.shape(x), dtype=x.dtype, seed=self.seed_generator)
+            x = x + self.noise_std * noise.normal(ops.shape(x), self.seed_generator, dtype=x.dtype)
         if self.mask_probability > 0:
-            keep = keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=self.seed_generator) >= self.mask_probability
+            keep = noise.uniform(ops.shape(x), self.seed_generator, dtype=x.dtype) >= self.mask_probability
             x = ops.where(keep, x, ops.zeros_like(x))
         return x
 
