@@ -86,8 +86,22 @@ def conditional_datasets(settings, train, test, table):
     return train_data, settings.steps_per_epoch, test_data
 
 
-class _WithLabels:
-    """Adapter: `reconstruct(x)` of a conditional model with the labels of those x."""
+class WithLabels:
+    """Adapter giving a conditional model the one-argument `reconstruct(x)` that plotting calls.
+
+    Args:
+        model: a `ConditionalVAE`.
+        labels: int array, the labels of the images that will be reconstructed (in order).
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_vae import ConditionalVAE, MLPDecoder, MLPEncoder
+    >>> model = ConditionalVAE(MLPEncoder(2), MLPDecoder((4,)), num_classes=2, likelihood="gaussian")
+    >>> model.build((None, 4))
+    >>> x = np.zeros((3, 4), "float32")
+    >>> tuple(WithLabels(model, np.array([0, 1, 1])).reconstruct(x).shape)
+    (3, 4)
+    """
 
     def __init__(self, model, labels):
         self.model, self.labels = model, labels
@@ -108,7 +122,7 @@ def write_figures(model, settings, model_test_images, test_images, test_labels=N
     if hasattr(model, "sample"):
         plotting.save_figure(plotting.plot_samples(model, n=64, seed=settings.seed), os.path.join(settings.out, "samples.png"))
         written.append("samples.png")
-    reconstructor = _WithLabels(model, test_labels) if getattr(model, "is_conditional", False) else model
+    reconstructor = WithLabels(model, test_labels) if getattr(model, "is_conditional", False) else model
     plotting.save_figure(
         plotting.plot_reconstructions(
             reconstructor, model_test_images[:24], originals=None if settings.binarize == "none" else test_images[:24]

@@ -136,7 +136,7 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     >>> write_figures(load_model(run), load_settings(run), run, f"{run}/figures")  # doctest: +SKIP
     """
     from keras_vae import plotting
-    from keras_vae.training_kinds import _WithLabels
+    from keras_vae.training_kinds import WithLabels
 
     seed = settings.seed if seed is None else seed
     originals, images, labels, class_names = load_test_split(settings, max_examples)
@@ -160,7 +160,7 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(
-            _WithLabels(model, labels) if conditional else model,
+            WithLabels(model, labels) if conditional else model,
             images[:n_rec],
             originals=None if settings.binarize == "none" else originals[:n_rec],
         ),
