@@ -28,10 +28,7 @@ import tempfile
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
-from keras_vae.models.loading import load_model
-
-MODEL_FILE = "model.keras"
-
+from keras_vae.models import loading
 
 def load_run_model(run_dir):
     """Returns the built model from `run_dir/model.keras`, checked to be a kind we export.
@@ -42,21 +39,16 @@ def load_run_model(run_dir):
             another kind than `family.KINDS`, or an unbuilt one.
 
     Example:
-    >>> load_run_model("/nonexistent/run")
+    >>> load_run_model("/nonexistent/run")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: run directory /nonexistent/run does not exist; pass the --out directory of keras-vae train.
+    FileNotFoundError: run directory /nonexistent/run not found (it does not exist or is no directory); ...
     """
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir} does not exist; pass the --out directory of keras-vae train.")
-    path = os.path.join(run_dir, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no {MODEL_FILE} in {run_dir}; train first with keras-vae train")
-    model = load_model(path)  # ModelLoadError (a ValueError) names the file and what is wrong with it
+    model = loading.load_run_model(run_dir)  # ModelLoadError (a ValueError) names the file and the problem
     try:
         saved_model_lib.require_built(model)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+        raise ValueError(f"{os.path.join(run_dir, loading.MODEL_FILE)}: {error}") from error
     return model
 
 

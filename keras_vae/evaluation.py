@@ -345,14 +345,11 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
     import time
 
     from keras_vae import atomic
-    from keras_vae.models.loading import load_model
-    from keras_vae.training import MODEL_FILE
+    from keras_vae.models.loading import MODEL_FILE, load_run_model
 
+    model = load_run_model(run_dir)
     model_path = os.path.join(run_dir, MODEL_FILE)
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"{model_path} not found; is {run_dir} a finished `keras-vae train` run?")
     images, settings = load_run_images(run_dir, split, max_examples)
-    model = load_model(model_path)
     start = time.perf_counter()
     result = evaluate_split(model, images, num_samples=num_samples, batch_size=batch_size, seed=seed)
     result.update(

@@ -30,8 +30,9 @@ from keras_vae.data import (
 )
 from keras_vae.callbacks import BETA_SCHEDULES, make_beta_schedule
 from keras_vae.likelihoods import LIKELIHOODS, Gaussian
-from keras_vae.models.builder import ARCHITECTURES, MODEL_KINDS, build_model
 from keras_vae import training_kinds
+from keras_vae.models.builder import ARCHITECTURES, MODEL_KINDS, build_model
+from keras_vae.models.loading import MODEL_FILE
 from keras_vae.models.vae import OBJECTIVES
 from keras_vae.posteriors import POSTERIORS
 from keras_vae.priors import PRIORS
@@ -39,7 +40,6 @@ from keras_vae.data.resumable import make_epoch_dataset
 from keras_vae.distribute import STRATEGIES, is_chief, make_strategy, task
 from keras_vae.resume import AtomicBackupAndRestore, backup_epoch, truncate_history
 
-MODEL_FILE = "model.keras"
 BACKUP_DIR = "backup"  # RUN_DIR/backup: the state of an unfinished run (see keras_vae.resume)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from IPython.display import Image, display
 
 from keras_vae import plotting
-from keras_vae.data import binarize_static, load_tfds_images, make_dataset
+from keras_vae.data import binarize_static, load_tfds_images, make_dataset, tfds_class_names
 from keras_vae.models import build_model, build_vae
 
 FAST = os.environ.get("KERAS_VAE_FAST") == "1"
@@ -41,7 +41,7 @@ DATA_DIR = os.environ.get("KERAS_VAE_DATA_DIR")
 EPOCHS = 2 if FAST else 20
 JIT = not FAST  # XLA compiles for seconds, which only pays off over many steps
 BASELINE_EPOCHS = 1 if FAST else 10  # the autoencoders only need to be good enough to draw their codes
-CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASS_NAMES = tfds_class_names("fashion_mnist")  # from the TFDS dataset's label feature
 keras.utils.set_random_seed(0)
 
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,7 +37,7 @@ import numpy as np
 from IPython.display import Image, display
 
 from keras_vae import plotting
-from keras_vae.data import binarize_static, load_tfds_images, make_dataset
+from keras_vae.data import binarize_static, load_tfds_images, make_dataset, tfds_class_names
 from keras_vae.models import build_model
 
 FAST = os.environ.get("KERAS_VAE_FAST") == "1"
@@ -43,7 +45,7 @@ DATA_DIR = os.environ.get("KERAS_VAE_DATA_DIR")
 EPOCHS = 1 if FAST else 15
 JIT = not FAST  # XLA compiles for seconds, which only pays off over many steps
 LATENT_DIM = 2  # small on purpose: z can hold little beyond style, and it can be drawn
-CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASS_NAMES = tfds_class_names("fashion_mnist")  # from the TFDS dataset's label feature
 keras.utils.set_random_seed(0)
 
 

@@ -31,14 +31,6 @@ import sys
 
 import numpy as np
 
-MODEL_FILE = "model.keras"
-CLASS_NAMES = {
-    "fashion_mnist": [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    ],
-    "mnist": [str(digit) for digit in range(10)],
-}
-
 
 class RunError(ValueError):
     """A run directory that cannot be used (missing files, unreadable settings)."""
@@ -46,17 +38,12 @@ class RunError(ValueError):
 
 def load_model(run_dir):
     """Returns the trained model of a run directory; RunError if it is missing or refused."""
-    from keras_vae.models.loading import load_model as load_model_file
+    from keras_vae.models.loading import load_run_model
 
-    if not os.path.isdir(run_dir):
-        raise RunError(f"run directory {run_dir} not found; pass a directory written by `keras-vae train`.")
-    path = os.path.join(run_dir, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise RunError(f"{path} not found; is {run_dir} a finished `keras-vae train` run?")
     try:
-        return load_model_file(path)
-    except Exception as error:  # noqa: BLE001 - a corrupt file becomes one clear message
-        raise RunError(f"cannot load {path}: {type(error).__name__}: {error}") from error
+        return load_run_model(run_dir)
+    except (FileNotFoundError, ValueError) as error:  # ModelLoadError is a ValueError
+        raise RunError(str(error)) from error
 
 
 def load_settings(run_dir):
@@ -80,7 +67,7 @@ def load_test_split(settings, max_examples=None):
 
     `model_inputs` are binarized like the run's test data; `originals` are the grey images.
     """
-    from keras_vae.data import load_tfds_images, load_user_images, validate_images
+    from keras_vae.data import load_tfds_images, load_user_images, tfds_class_names, validate_images
     from keras_vae.training import held_out_images_for
 
     if settings.data:
@@ -90,7 +77,7 @@ def load_test_split(settings, max_examples=None):
     else:
         split = "test" if max_examples is None else f"test[:{int(max_examples)}]"
         images, labels = load_tfds_images(settings.dataset, split, data_dir=settings.data_dir)
-        class_names = CLASS_NAMES.get(settings.dataset)
+        class_names = tfds_class_names(settings.dataset)
     images = validate_images(images, name="test images")
     if max_examples is not None:
         images = images[: int(max_examples)]

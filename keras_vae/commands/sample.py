@@ -32,13 +32,14 @@ def add_parser(subparsers):
 
 def run_class_names(run_dir, num_classes):
     """Returns the class names of a run's TFDS dataset when they are known and fit, else None."""
-    from keras_vae.commands.plot import CLASS_NAMES, RunError, load_settings
+    from keras_vae.commands.plot import RunError, load_settings
+    from keras_vae.data import tfds_class_names
 
     try:
         settings = load_settings(run_dir)
     except RunError:
         return None  # names only label the rows; a run without metrics.json still samples
-    names = None if settings.data else CLASS_NAMES.get(settings.dataset)
+    names = None if settings.data else tfds_class_names(settings.dataset)
     return names if names is not None and len(names) == num_classes else None
 
 

@@ -3,7 +3,7 @@
 from keras_vae.data.files import load_array_file, load_image_folder, load_user_images
 from keras_vae.data.pipeline import BINARIZATIONS, binarize_static, make_dataset
 from keras_vae.data.tables import Standardizer, load_csv, load_table, load_user_table
-from keras_vae.data.tfds_images import load_tfds_images, prepare_offline_fashion_mnist
+from keras_vae.data.tfds_images import load_tfds_images, prepare_offline_fashion_mnist, tfds_class_names
 from keras_vae.data.validation import DataError, validate_images
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "load_user_table",
     "make_dataset",
     "prepare_offline_fashion_mnist",
+    "tfds_class_names",
     "validate_images",
 ]

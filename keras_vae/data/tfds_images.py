@@ -302,3 +302,22 @@ def load_tfds_images(name, split, *, data_dir=None):
             f"downloads in {root / 'downloads' / 'manual'}."
         ) from err
     return validate_images(images, name=f"{name}[{split}]"), np.asarray(labels, dtype=np.int64)
+
+
+def tfds_class_names(name):
+    """Returns the class names of a TFDS image dataset's "label" feature, or None if it has none.
+
+    Read from the dataset's TFDS builder (its declared features: no download, no network).
+
+    Args:
+        name: str. A TFDS dataset name, e.g. "fashion_mnist".
+
+    Example:
+    >>> tfds_class_names("fashion_mnist")[:3]
+    ['T-shirt/top', 'Trouser', 'Pullover']
+    """
+    try:
+        label = _tfds().builder(name).info.features["label"]
+    except Exception:  # noqa: BLE001 - an unknown dataset or one without labels has no names to show
+        return None
+    return list(getattr(label, "names", None) or []) or None
