@@ -89,7 +89,7 @@ cvae, vae = models["cvae"], models["vae"]
 # nats of reconstruction, and the two bounds are not the same quantity.
 #
 # ## Each class on request
-# One row per class, one prior draw z per column: `cvae.sample(n, seed, labels=k)` draws z from the
+# One row per class, one prior draw z per column: `cvae.sample(n, seed, condition=k)` draws z from the
 # seed alone, so every row decodes the same ten z. Down a column the class changes and the style
 # (thickness, width, brightness) stays; along a row the style changes within one class.
 # `keras-vae sample RUN_DIR --label K` writes one such class from a run; without `--label`, this grid.
@@ -152,7 +152,7 @@ classifier.fit(train_images, train_labels, epochs=1 if FAST else 3, batch_size=1
 _, real_accuracy = classifier.evaluate(test_images, test_labels, verbose=0)
 
 requested = np.repeat(np.arange(10), 100)
-cvae_predicted = classifier.predict(np.asarray(cvae.sample(1000, seed=1, labels=requested)), verbose=0).argmax(axis=1)
+cvae_predicted = classifier.predict(np.asarray(cvae.sample(1000, seed=1, condition=requested)), verbose=0).argmax(axis=1)
 vae_predicted = classifier.predict(np.asarray(vae.sample(1000, seed=1)), verbose=0).argmax(axis=1)
 per_class = np.array([np.mean(cvae_predicted[requested == k] == k) for k in range(10)])
 print(f"classifier accuracy on real test images: {real_accuracy:.3f}")

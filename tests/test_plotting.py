@@ -386,7 +386,7 @@ def test_class_samples_share_z_down_each_column(kind_runs):
     fig = plotting.plot_class_samples(model, per_class=3, seed=5)
     images = fig.class_images
     assert images.shape == (10, 3, 28, 28, 1)
-    np.testing.assert_allclose(images[4], np.asarray(model.sample(3, seed=5, labels=4)), atol=1e-6)
+    np.testing.assert_allclose(images[4], np.asarray(model.sample(3, seed=5, condition=4)), atol=1e-6)
     assert not np.allclose(images[0], images[9])  # the class changes the image
     with pytest.raises(ValueError, match="conditional"):
         plotting.plot_class_samples(build_vae((28, 28, 1), latent_dim=2))
