@@ -12,6 +12,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import ops
 
+from keras_vae.layer_lookup import lookup_layer
+
 tfd = tfp.distributions
 
 
@@ -377,12 +379,4 @@ def get_likelihood(identifier):
     >>> type(get_likelihood("bernoulli")).__name__
     'Bernoulli'
     """
-    if isinstance(identifier, Likelihood):
-        return identifier
-    if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
-    if isinstance(identifier, str) and identifier.lower() in LIKELIHOODS:
-        return LIKELIHOODS[identifier.lower()]()
-    raise ValueError(
-        f"Unknown likelihood {identifier!r}; choose one of {sorted(LIKELIHOODS)} or pass a Likelihood."
-    )
+    return lookup_layer(identifier, LIKELIHOODS, Likelihood, "likelihood")

@@ -21,6 +21,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import ops
 
+from keras_vae.layer_lookup import lookup_layer
+
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
@@ -292,12 +294,4 @@ def get_posterior(identifier):
     >>> type(get_posterior("iaf")).__name__
     'InverseAutoregressiveFlow'
     """
-    if identifier is None:
-        return DiagonalGaussian()
-    if isinstance(identifier, Posterior):
-        return identifier
-    if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
-    if isinstance(identifier, str) and identifier.lower() in POSTERIORS:
-        return POSTERIORS[identifier.lower()]()
-    raise ValueError(f"Unknown posterior {identifier!r}; choose one of {sorted(POSTERIORS)} or pass a Posterior.")
+    return lookup_layer(identifier, POSTERIORS, Posterior, "posterior", default=DiagonalGaussian)

@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow_probability as tfp
 from keras import ops
 
+from keras_vae.layer_lookup import lookup_layer
+
 tfd = tfp.distributions
 
 
@@ -199,12 +201,4 @@ def get_prior(identifier):
     >>> type(get_prior("vamp")).__name__
     'VampPrior'
     """
-    if identifier is None:
-        return StandardNormal()
-    if isinstance(identifier, Prior):
-        return identifier
-    if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
-    if isinstance(identifier, str) and identifier.lower() in PRIORS:
-        return PRIORS[identifier.lower()]()
-    raise ValueError(f"Unknown prior {identifier!r}; choose one of {sorted(PRIORS)} or pass a Prior.")
+    return lookup_layer(identifier, PRIORS, Prior, "prior", default=StandardNormal)

@@ -32,19 +32,7 @@ def _network_pair(data_shape, architecture, latent_dim, likelihood):
     return data_shape, encoder, decoder, likelihood
 
 
-def build_vae(
-    data_shape,
-    architecture="mlp",
-    latent_dim=32,
-    likelihood="bernoulli",
-    beta=1.0,
-    num_samples=1,
-    seed=None,
-    objective="elbo",
-    free_bits=0.0,
-    prior=None,
-    posterior=None,
-):
+def build_vae(data_shape, architecture="mlp", latent_dim=32, likelihood="bernoulli", seed=None, **options):
     """Returns a built `VAE` with a standard encoder/decoder pair.
 
     Args:
@@ -52,24 +40,19 @@ def build_vae(
         architecture: str, default "mlp". One of `ARCHITECTURES` ("mlp", "conv").
         latent_dim: int, default 32. Size of z.
         likelihood: str or Likelihood, default "bernoulli".
-        beta: float, default 1.0. KL weight.
-        num_samples: int, default 1. Monte Carlo samples per input.
         seed: int or None, default None. Seed of the sampling noise.
-        objective: str, default "elbo". "elbo" or "iwae" (K = num_samples).
-        free_bits: float, default 0.0. Per-dimension KL floor in nats.
-        prior: str, Prior or None, default None (N(0, I)). "standard_normal", "mixture" or "vamp".
-        posterior: str, Posterior or None, default None ("diagonal"). "diagonal", "full_covariance"
-            or "iaf".
+        **options: the `VAE` constructor's own arguments: beta (float, default 1.0, the KL
+            weight), num_samples (int, default 1, Monte Carlo samples per input), objective
+            ("elbo" or "iwae"), free_bits (float, default 0.0, per-dimension KL floor in nats),
+            prior ("standard_normal", "mixture", "vamp" or a Prior; None: N(0, I)), posterior
+            ("diagonal", "full_covariance", "iaf" or a Posterior; None: diagonal).
 
     Example:
     >>> model = build_vae((28, 28, 1), architecture="conv", latent_dim=8)
     >>> model.latent_dim
     8
     """
-    return build_model(
-        "vae", data_shape, architecture, latent_dim, likelihood, seed=seed, beta=beta, num_samples=num_samples,
-        objective=objective, free_bits=free_bits, prior=prior, posterior=posterior,
-    )
+    return build_model("vae", data_shape, architecture, latent_dim, likelihood, seed=seed, **options)
 
 
 #: The model kinds `build_model` and `keras-vae train --model` know, by name. A new kind is one
@@ -146,6 +129,10 @@ def build_model(
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"Unknown model {kind!r}; choose one of {list(MODEL_KINDS)}.")
+    known = {name for model_class in MODEL_KINDS.values() for name in model_class.option_names}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"Unknown model option(s) {unknown}; the model kinds take {sorted(known)}.")
     data_shape, encoder, decoder, likelihood = _network_pair(data_shape, architecture, latent_dim, likelihood)
     model = MODEL_KINDS[kind].from_parts(encoder, decoder, likelihood=likelihood, seed=seed, architecture=architecture, **options)
     model.build((None,) + data_shape)

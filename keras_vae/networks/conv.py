@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
-from keras_vae.networks.bounds import bounded_log_var
+from keras_vae.networks.gaussian_encoder import GaussianEncoder
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class ConvEncoder(keras.layers.Layer):
+class ConvEncoder(GaussianEncoder):
     """Maps images (H, W, C) to the mean and log-variance of q(z|x).
 
     Each entry of `filters` adds a 3x3 convolution with stride 2 (padding "same"),
@@ -29,8 +29,7 @@ class ConvEncoder(keras.layers.Layer):
     """
 
     def __init__(self, latent_dim, filters=(32, 64), hidden_units=256, activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim = int(latent_dim)
+        super().__init__(latent_dim, **kwargs)
         self.filters = tuple(int(f) for f in filters)
         self.hidden_units = int(hidden_units)
         self.activation = activation
@@ -40,7 +39,7 @@ class ConvEncoder(keras.layers.Layer):
         ]
         self.flatten = keras.layers.Flatten()
         self.hidden = keras.layers.Dense(self.hidden_units, activation=activation, name="hidden")
-        self.head = keras.layers.Dense(2 * self.latent_dim, name="posterior_parameters")
+        self.head = self.make_head()
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -55,17 +54,11 @@ class ConvEncoder(keras.layers.Layer):
         self.hidden.build((shape[0], flat))
         self.head.build((shape[0], self.hidden_units))
 
-    def call(self, inputs):
+    def features(self, inputs):
         h = inputs
         for layer in self.convolutions:
             h = layer(h)
-        h = self.hidden(self.flatten(h))
-        z_mean, raw_log_var = ops.split(self.head(h), 2, axis=-1)
-        return z_mean, bounded_log_var(raw_log_var)
-
-    def compute_output_shape(self, input_shape):
-        shape = (input_shape[0], self.latent_dim)
-        return shape, shape
+        return self.hidden(self.flatten(h))
 
     def get_config(self):
         config = super().get_config()

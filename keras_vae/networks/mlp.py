@@ -5,11 +5,11 @@ import math
 import keras
 from keras import ops
 
-from keras_vae.networks.bounds import bounded_log_var
+from keras_vae.networks.gaussian_encoder import GaussianEncoder
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class MLPEncoder(keras.layers.Layer):
+class MLPEncoder(GaussianEncoder):
     """Maps inputs of any shape to the mean and log-variance of q(z|x).
 
     The input is flattened, passed through `len(hidden_units)` dense layers and
@@ -29,8 +29,7 @@ class MLPEncoder(keras.layers.Layer):
     """
 
     def __init__(self, latent_dim, hidden_units=(512, 256), activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim = int(latent_dim)
+        super().__init__(latent_dim, **kwargs)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.flatten = keras.layers.Flatten()
@@ -38,7 +37,7 @@ class MLPEncoder(keras.layers.Layer):
             keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")
             for i, units in enumerate(self.hidden_units)
         ]
-        self.head = keras.layers.Dense(2 * self.latent_dim, name="posterior_parameters")
+        self.head = self.make_head()
 
     def build(self, input_shape):
         shape = (input_shape[0], math.prod(input_shape[1:]))
@@ -47,16 +46,11 @@ class MLPEncoder(keras.layers.Layer):
             shape = (shape[0], layer.units)
         self.head.build(shape)
 
-    def call(self, inputs):
+    def features(self, inputs):
         h = self.flatten(inputs)
         for layer in self.hidden:
             h = layer(h)
-        z_mean, raw_log_var = ops.split(self.head(h), 2, axis=-1)
-        return z_mean, bounded_log_var(raw_log_var)
-
-    def compute_output_shape(self, input_shape):
-        shape = (input_shape[0], self.latent_dim)
-        return shape, shape
+        return h
 
     def get_config(self):
         config = super().get_config()
