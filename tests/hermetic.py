@@ -8,8 +8,8 @@ A run must behave as on a machine that never ran the project, and leave nothing 
    inherit the environment, so the whole run shares one set of folders: TFDS's default data
    dir there is where `fashion_mnist_data_dir` prepares Fashion-MNIST, once per run.
 2. The folders a run could litter (`watched_locations`: the system temp folder, the home
-   folder, the default TFDS data dir, Keras home, the XDG, matplotlib and IPython folders,
-   the repository tree) are listed before the run and again after it; a run that leaves new
+   folder, the default TFDS data dir, Keras home, the XDG, matplotlib, IPython and Jupyter
+   folders, the repository tree) are listed before the run and again after it; a run that leaves new
    entries there fails and names them.
 
 Both happen in the controller process only (the one process without xdist, the xdist
@@ -36,6 +36,7 @@ HERMETIC_ENV = {
     "XDG_CONFIG_HOME": "xdg_config",  # ~/.config
     "XDG_DATA_HOME": "xdg_data",  # ~/.local/share: the Jupyter kernels' connection files
     "IPYTHONDIR": "ipython",  # ~/.ipython: the notebook kernels' profile and history
+    "JUPYTER_CONFIG_DIR": "jupyter_config",  # ~/.jupyter: read by the kernels, written by Jupyter apps
     "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis",  # ./.hypothesis: hypothesis' example database
 }
 
@@ -103,6 +104,7 @@ def watched_locations(environ, home: Path, tempdir: Path, rootdir: Path, cwd: Pa
         (xdg_config, 2),
         (env_path("XDG_DATA_HOME", home / ".local" / "share"), 3),
         (env_path("IPYTHONDIR", home / ".ipython"), 3),
+        (env_path("JUPYTER_CONFIG_DIR", home / ".jupyter"), 2),
         (rootdir, None),
         (cwd, 1),
     ]

@@ -59,7 +59,7 @@ def test_snapshot_depth_limits_the_listing(tmp_path):
 def test_watched_locations_are_the_users_folders(tmp_path):
     home = tmp_path / "home"
     defaults = dict(hermetic.watched_locations({}, home, tmp_path / "tmp", tmp_path / "repo", tmp_path / "repo"))
-    for folder in ("tensorflow_datasets", ".keras", ".cache", ".config", ".local/share", ".ipython"):
+    for folder in ("tensorflow_datasets", ".keras", ".cache", ".config", ".local/share", ".ipython", ".jupyter"):
         assert home / folder in defaults, folder
     assert defaults[tmp_path / "tmp"] == 1 and defaults[home] == 1
     assert defaults[tmp_path / "repo"] is None  # the repository is listed whole, even as cwd too
