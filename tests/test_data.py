@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -434,6 +435,26 @@ def test_prepared_copy_needs_no_source(fashion_mnist_data_dir, tmp_path):
         fashion_mnist_data_dir, source_dir=tmp_path / "absent"
     )
     assert manual_dir.name == "fashion_mnist"
+
+
+def test_tfds_preparation_messages_go_to_the_log_not_stdout(capsys, caplog):
+    # TFDS announces a preparation with termcolor.cprint (print to stdout); the loader wraps
+    # its TFDS calls in this context so that a first load leaves the caller's stdout clean.
+    import termcolor
+
+    from keras_vae.data import tfds_images
+
+    with caplog.at_level(logging.INFO, logger=tfds_images.__name__):
+        with tfds_images._tfds_prints_to_log():
+            termcolor.cprint("Downloading and preparing dataset 29.45 MiB ...", attrs=["bold"])
+            print("\nDataset fashion_mnist downloaded and prepared.", end="")
+    assert capsys.readouterr().out == ""
+    assert [r.getMessage() for r in caplog.records] == [
+        "Downloading and preparing dataset 29.45 MiB ...",
+        "Dataset fashion_mnist downloaded and prepared.",
+    ]
+    print("after")  # stdout is restored on exit
+    assert capsys.readouterr().out == "after\n"
 
 
 def test_unknown_tfds_dataset(tmp_path):

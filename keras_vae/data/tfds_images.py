@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import logging
 import os
 import threading
 from pathlib import Path
@@ -29,6 +31,53 @@ _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 0x02, 0x04, 0x08, 0x10
 # repeated loads skip the builder and checksum work.
 _PREPARED: set[str] = set()
 _PREPARE_LOCK = threading.Lock()
+
+_LOG = logging.getLogger(__name__)
+
+
+class _LineLogger(io.TextIOBase):
+    """A text stream that passes each complete line written to it to a logger at INFO level.
+
+    Args:
+        logger (logging.Logger): where the lines go.
+    """
+
+    def __init__(self, logger):
+        super().__init__()
+        self._logger = logger
+        self._pending = ""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self._logger.info(line)
+        return len(text)
+
+    def finish(self):
+        """Logs a last line that ended without a newline."""
+        if self._pending.strip():
+            self._logger.info(self._pending)
+        self._pending = ""
+
+
+@contextlib.contextmanager
+def _tfds_prints_to_log():
+    # TFDS announces a preparation with print() ("Downloading and preparing dataset ...",
+    # "Dataset ... downloaded and prepared to ..."), deliberately bypassing logging. A loader
+    # should not write into its caller's stdout (it breaks doctests, notebooks' clean output
+    # and tools that parse stdout), so those lines go to this module's logger instead. The
+    # swap of sys.stdout is process-wide: other threads' prints in that window are logged too.
+    stream = _LineLogger(_LOG)
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield
+    finally:
+        stream.finish()
 
 
 @contextlib.contextmanager
@@ -230,9 +279,10 @@ def _ensure_fashion_mnist(tfds, root: Path) -> Path:
     with _interprocess_lock(root / "downloads" / ".fashion_mnist.lock"):
         manual_dir = prepare_offline_fashion_mnist(root)
         try:
-            tfds.builder("fashion_mnist", data_dir=os.fspath(root)).download_and_prepare(
-                download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir))
-            )
+            with _tfds_prints_to_log():
+                tfds.builder("fashion_mnist", data_dir=os.fspath(root)).download_and_prepare(
+                    download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir))
+                )
         except Exception as err:  # noqa: BLE001 - any TFDS failure becomes one actionable error
             raise DataError(
                 f"TFDS could not prepare fashion_mnist from {manual_dir}: "
@@ -249,7 +299,9 @@ def load_tfds_images(name, split, *, data_dir=None):
     files from Debian's `dataset-fashion-mnist` package and prepares the dataset
     (about 7 s on 2 CPU cores; a file lock makes parallel processes prepare it once);
     later calls read the prepared copy. Other names go straight to `tfds.load`, which
-    needs network access or an already prepared copy.
+    needs network access or an already prepared copy. Nothing is printed to stdout: the
+    lines TFDS prints while preparing a dataset go to the `keras_vae.data.tfds_images`
+    logger at INFO level (its progress bars still go to stderr).
 
     Args:
         name (str): TFDS dataset name with `image` and `label` supervised keys,
@@ -265,7 +317,9 @@ def load_tfds_images(name, split, *, data_dir=None):
         DataError: the dataset cannot be found, downloaded or prepared.
 
     Example:
-        >>> x_test, y_test = load_tfds_images("fashion_mnist", "test", data_dir="/tmp/tfds")
+        >>> import tempfile
+        >>> data_dir = tempfile.mkdtemp()  # a fresh data dir: this call prepares, silently
+        >>> x_test, y_test = load_tfds_images("fashion_mnist", "test", data_dir=data_dir)
         >>> x_test.shape
         (10000, 28, 28, 1)
     """
@@ -284,16 +338,17 @@ def load_tfds_images(name, split, *, data_dir=None):
             "download_config": tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir))
         }
     try:
-        images, labels = tfds.as_numpy(
-            tfds.load(
-                name,
-                split=split,
-                as_supervised=True,
-                batch_size=-1,
-                data_dir=os.fspath(root),
-                **kwargs,
+        with _tfds_prints_to_log():  # tfds.load prepares other datasets on first use
+            images, labels = tfds.as_numpy(
+                tfds.load(
+                    name,
+                    split=split,
+                    as_supervised=True,
+                    batch_size=-1,
+                    data_dir=os.fspath(root),
+                    **kwargs,
+                )
             )
-        )
     except Exception as err:  # noqa: BLE001 - any TFDS failure becomes one actionable error
         raise DataError(
             f"tfds.load({name!r}, split={split!r}) failed in {root}: {type(err).__name__}: "
