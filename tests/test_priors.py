@@ -135,5 +135,10 @@ def test_vae_with_a_learned_prior_trains_samples_and_round_trips(prior, tmp_path
 
 
 def test_standard_normal_ignores_the_encoder_argument():
-    p = StandardNormal().distribution(2, encoder=None)
-    np.testing.assert_allclose(float(p.log_prob([0.0, 0.0])), -np.log(2 * np.pi), rtol=1e-6)
+    encoder = MLPEncoder(latent_dim=2)
+    encoder.build((None, 4))
+    z = np.array([[0.0, 0.0], [1.0, -2.0]], "float32")
+    with_encoder = StandardNormal().distribution(2, encoder=encoder)
+    without = StandardNormal().distribution(2)
+    np.testing.assert_allclose(np.asarray(with_encoder.log_prob(z)), np.asarray(without.log_prob(z)), rtol=0)
+    np.testing.assert_allclose(float(with_encoder.log_prob(z[0])), -np.log(2 * np.pi), rtol=1e-6)

@@ -159,6 +159,9 @@ def test_trained_model_round_trips_through_keras_file(architecture, likelihood, 
     assert restored.num_samples == 2
     if isinstance(model.likelihood, Gaussian):
         np.testing.assert_allclose(float(restored.likelihood.stddev()), float(model.likelihood.stddev()))
-    # A restored model keeps training.
+    # A restored model keeps training: finite losses, and the fit moves its weights.
     restored.compile(optimizer="adam")
-    restored.fit(x, epochs=1, batch_size=16, verbose=0)
+    before = [np.array(w) for w in restored.trainable_weights]
+    losses = restored.fit(x, epochs=1, batch_size=16, verbose=0).history["loss"]
+    assert np.all(np.isfinite(losses))
+    assert any(not np.array_equal(b, np.asarray(w)) for b, w in zip(before, restored.trainable_weights))
