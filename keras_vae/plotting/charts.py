@@ -6,6 +6,7 @@ import os
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from keras_vae.plotting.compute import latent_codes, project_2d
 
@@ -152,7 +153,7 @@ def plot_training_curves(history):
                 ax.plot(epochs[: len(values)], values, style, marker="." if len(values) < 30 else None, label=label)
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=6)
         ax.grid(alpha=0.3)
         if key != "beta":
