@@ -20,71 +20,19 @@ AE is arbitrary and often far from 1). Given real calibration images, their code
 instead: they are exactly what reconstruction feeds the decoder.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-KINDS = ("vae", "cvae", "ae", "dae")
-SIGNATURES = {
-    "vae": ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo"),
-    "cvae": ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo"),
-    "ae": ("serving_default", "encode", "decode", "reconstruct"),
-    "dae": ("serving_default", "encode", "decode", "reconstruct"),
-}
-
-
-def model_kind(model):
-    """Returns "vae", "cvae", "ae" or "dae" for a keras_vae model; ValueError for anything else.
-
-    Example:
-    >>> from keras_vae.models.builder import build_model
-    >>> model_kind(build_model("dae", (4,), latent_dim=2))
-    'dae'
-    >>> model_kind(object())
-    Traceback (most recent call last):
-    ...
-    ValueError: keras-vae export handles the models keras-vae train writes (VAE, ConditionalVAE, Autoencoder, DenoisingAutoencoder); got a object.
-    """
-    from keras_vae.models.autoencoder import Autoencoder
-    from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
-    from keras_vae.models.vae import VAE
-
-    if isinstance(model, DenoisingAutoencoder):
-        return "dae"
-    if isinstance(model, Autoencoder):
-        return "ae"
-    if isinstance(model, VAE):
-        return "cvae" if getattr(model, "is_conditional", False) else "vae"
-    raise ValueError(
-        "keras-vae export handles the models keras-vae train writes (VAE, ConditionalVAE, Autoencoder, "
-        f"DenoisingAutoencoder); got a {type(model).__name__}."
-    )
-
+from keras_vae.models.capabilities import PRIOR
 
 def has_prior(model):
-    """True for the VAE kinds (a prior to `sample` from and an `elbo`), False for autoencoders."""
-    return model_kind(model) in ("vae", "cvae")
+    """True for kinds with a prior to draw decoder inputs from (`model.can(PRIOR)`)."""
+    return model.can(PRIOR)
 
 
 def is_conditional(model):
-    """True for a ConditionalVAE."""
-    return model_kind(model) == "cvae"
-
-
-def new_archive(model):
-    """Returns a `keras.export.ExportArchive` tracking the model's variables, ready for endpoints.
-
-    A conditional model's parts are tracked, not the model: saving a tracked model also
-    traces its default signature, model(x), which a conditional model rejects for want of
-    the condition. The posterior is tracked too (an IAF posterior has weights).
-    """
-    archive = keras.export.ExportArchive()
-    if not is_conditional(model):
-        archive.track(model)
-        return archive
-    for layer in (model.encoder, model.decoder, model.likelihood, model.prior, model.posterior):
-        archive.track(layer)
-    return archive
+    """True for kinds whose decoder takes a condition (`model.takes_condition`)."""
+    return model.takes_condition
 
 
 def decoder_input_specs(model):
@@ -149,20 +97,15 @@ def _extremes(pool):
 
 
 def prior_latents(model, count, seed=0, stream=VERIFICATION_STREAM):
-    """Returns `count` draws z ~ p(z) of the model's own prior, from the stateless seed `[stream, seed]`.
+    """Returns `count` draws z ~ p(z) of the model's own prior as float32 NumPy (`model.prior_latents`).
 
-    Stream 0 draws exactly the z of `VAE.sample(count, seed)` and of the `sample` signature.
+    Stream 0 draws exactly the z of `model.sample(count, seed)` and of the `sample` signature.
     """
-    prior = model.prior_distribution("float32")
-    seed = tf.constant([stream, int(seed) % (2**31 - 1)], tf.int32)
-    return np.asarray(prior.sample(int(count), seed=seed), "float32")
+    return np.asarray(model.prior_latents(int(count), seed, stream=stream), "float32")
 
 
 def _encode_mean(model, images, condition=None):
-    if is_conditional(model):
-        return np.asarray(model.encode(images, condition)[0], "float32")
-    code = model.encode(images)
-    return np.asarray(code[0] if isinstance(code, (tuple, list)) else code, "float32")
+    return np.asarray(model.embed(images, condition), "float32")
 
 
 def autoencoder_codes(model, count, seed=0, images=None, stream=VERIFICATION_STREAM):
@@ -273,8 +216,7 @@ def prior_description(model):
     Mixture priors (a learned mixture, a VampPrior) are written out as their components'
     weights, means and scales, so a device can sample the model's own p(z) without TF.
     """
-    kind = model_kind(model)
-    if kind in ("ae", "dae"):
+    if not has_prior(model):
         return {"name": "none", "how_to_sample": "an autoencoder has no prior; decode codes from encode"}
     name = type(model.prior).__name__
     distribution = model.prior_distribution("float32")

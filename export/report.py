@@ -22,6 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.export import family
+from keras_vae.models.signatures import stateless_elbo_terms
+from keras_vae.models.builder import model_kind_name
 from keras_vae.likelihoods import Bernoulli
 
 REPORT_FILE = "export_report.json"
@@ -103,9 +105,7 @@ def keras_reference_calls(model, images, z, seed=0, count=8):
         seed: int, default 0. Seed of `sample` and `elbo`.
         count: int, default 8. Images drawn by `sample`.
     """
-    from keras_vae.export.saved_model import stateless_elbo_terms
-
-    kind = family.model_kind(model)
+    kind = model_kind_name(model)
     images = np.asarray(images, dtype="float32")
     z = np.asarray(z, dtype="float32")
     conditional = kind == "cvae"
@@ -148,7 +148,7 @@ def keras_reference_calls(model, images, z, seed=0, count=8):
         calls.append(("sample", "sample", {"seed": seed_in, "count": np.int32(count)}))
         samples = model.sample(count, seed=seed)
     calls.append(("elbo", "elbo", {"images": images, "seed": seed_in, **images_condition}))
-    elbo, rec, kl = (np.asarray(t) for t in stateless_elbo_terms(model, images, seed, condition=image_vectors))
+    elbo, rec, kl = (np.asarray(t) for t in stateless_elbo_terms(model, images, seed, image_vectors))
     expected["sample"] = {"images": np.asarray(samples)}
     expected["elbo"] = {"elbo": elbo, "reconstruction": rec, "kl": kl}
     return calls, expected
@@ -217,7 +217,7 @@ def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200)
 
 def draws_description(model):
     """Returns what the TFLite error figures were measured on, in words."""
-    kind = family.model_kind(model)
+    kind = model_kind_name(model)
     if kind == "vae":
         return f"z ~ p(z), the model's {type(model.prior).__name__} prior"
     if kind == "cvae":
@@ -240,8 +240,8 @@ def build_report(model, saved_model_dir=None, tflite_paths=None, num_draws=1000,
     >>> report = build_report(model, "out/saved_model/vae/1", {"float32": "out/tflite/decoder_float32.tflite"})  # doctest: +SKIP
     """
     report = {
-        "kind": family.model_kind(model),
-        "signatures": list(family.SIGNATURES[family.model_kind(model)]),
+        "kind": model_kind_name(model),
+        "signatures": ["serving_default"] + [endpoint.name for endpoint in model.export_endpoints()],
         "latent_draws": draws_description(model),
         "latent_dim": int(model.latent_dim),
         "data_shape": [int(d) for d in model.data_shape],

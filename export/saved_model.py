@@ -30,171 +30,58 @@ import os
 import re
 import shutil
 
-import tensorflow as tf
+import keras
 
-from keras_vae import objectives
-from keras_vae.likelihoods import Bernoulli
-from keras_vae.posteriors import DiagonalGaussian, diagonal_gaussian
-
-SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
-DEFAULT_SIGNATURE = "reconstruct"
+from keras_vae.models.generative_model import GenerativeModel
 
 
 def require_built(model):
-    """Raises a clear ValueError unless `model` is a built keras_vae model (`family.KINDS`) with known shapes."""
-    from keras_vae.export.family import model_kind
-
-    model_kind(model)  # a foreign model fails here, with the kinds we export named
-    if not getattr(model, "built", False) or getattr(model, "latent_dim", None) is None or getattr(
-        model, "data_shape", None
-    ) is None:
+    """Raises a clear ValueError unless `model` is a built keras_vae model with known shapes."""
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(
+            "keras-vae export handles the models keras-vae train writes (keras_vae GenerativeModel kinds: VAE, "
+            f"ConditionalVAE, Autoencoder, DenoisingAutoencoder, ...); got a {type(model).__name__}."
+        )
+    if not model.built or model.latent_dim is None or model.data_shape is None:
         raise ValueError(
             "Cannot export an unbuilt model: its input shape and latent size are unknown. Build it with "
             "`model.build((None, *data_shape))`, fit it, or load a trained model.keras first."
         )
 
 
-def _check_finite(x, what):
-    # CheckNumerics is cheap and turns silent NaN outputs into an error naming the input.
-    return tf.debugging.assert_all_finite(x, f"{what} contain NaN or infinite values; repair the request.")
+def new_archive(model):
+    """Returns a `keras.export.ExportArchive` tracking the model's variables, ready for endpoints.
 
-
-def checked(x, what, checks=True):
-    """Returns a float signature input with its shape and values checked (when `checks`).
-
-    The signature's TensorSpec is not enforced when a loaded signature is called, so a
-    wrong shape would fail deep inside the network; EnsureShape names the input instead.
+    A conditional model's parts are tracked, not the model: saving a tracked model also
+    traces its default signature, model(x), which a conditional model rejects for want of
+    the condition.
     """
-    if not checks:
-        return x
-    x = tf.ensure_shape(x, (None,) + tuple(x.shape[1:]), name=f"check_{what}_shape")
-    return _check_finite(x, what)
-
-
-def stateless_elbo_terms(model, images, seed, condition=None):
-    """Returns per-example `(elbo, reconstruction, kl)` with noise from a stateless seed.
-
-    One-sample estimate: z = z_mean + exp(z_log_var / 2) * eps, eps ~ N(0, I) drawn by
-    `tf.random.stateless_normal(seed=[0, seed])` (full-covariance / flow posteriors: z and
-    log q(z|x) from `model.posterior.sample_and_log_prob` at that eps); reconstruction =
-    log p(x|z) summed over pixels; kl = KL(q(z|x) || p(z)) against the model's own prior,
-    analytic when tfp has a closed form, else Monte Carlo at z. All in nats.
-
-    Args:
-        model: built VAE or ConditionalVAE.
-        images: float tensor (batch, *data_shape).
-        seed: int or int32 scalar tensor.
-        condition: float tensor (batch, condition_dim) or None. A ConditionalVAE's
-            condition vectors (one-hot labels): q(z|x, c) and p(x|z, c).
-
-    Example:
-    >>> elbo, rec, kl = stateless_elbo_terms(model, x, seed=0)  # doctest: +SKIP
-    """
-    images = tf.cast(images, model.compute_dtype)
-    inputs = images if condition is None else (images, tf.cast(condition, model.compute_dtype))
-    z_mean, z_log_var = model.encoder(inputs, training=False)
-    seed = tf.stack([tf.constant(0, tf.int32), tf.cast(seed, tf.int32)])
-    eps = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=z_mean.dtype)
-    prior = _prior_distribution(model, z_mean.dtype)
-    posterior_layer = getattr(model, "posterior", None)
-    if posterior_layer is None or isinstance(posterior_layer, DiagonalGaussian):
-        z = z_mean + tf.exp(0.5 * z_log_var) * eps
-        posterior = diagonal_gaussian(z_mean, z_log_var)
-        kl = objectives.kl_divergence(posterior, prior, z[None])
-    else:  # full covariance / flow: the model's own draw and log-density, Monte Carlo KL at z
-        z, log_q = posterior_layer.sample_and_log_prob(z_mean, z_log_var, eps[None])
-        kl = (log_q - prior.log_prob(z))[0]
-        z = z[0]
-    reconstruction = model.log_likelihood(inputs, z[None], training=False)[0]
-    return reconstruction - kl, reconstruction, kl
-
-
-def _prior_distribution(model, dtype):
-    # The model's own p(z) (a VampPrior needs the encoder); older models: the prior layer alone.
-    if hasattr(model, "prior_distribution"):
-        return model.prior_distribution(dtype)
-    return model.prior.distribution(model.latent_dim, dtype=dtype)
-
-
-def _prior_sample(model, count, seed):
-    # Same seed layout as VAE.sample, so both give identical z for the same seed.
-    prior = _prior_distribution(model, model.compute_dtype)
-    seed = tf.stack([tf.constant(0, tf.int32), tf.math.floormod(tf.cast(seed, tf.int32), 2**31 - 1)])
-    return prior.sample(count, seed=seed)
+    archive = keras.export.ExportArchive()
+    if not model.takes_condition:
+        archive.track(model)
+        return archive
+    for layer in model.layers:
+        archive.track(layer)
+    return archive
 
 
 def build_archive(model, checks=True):
-    """Returns a `keras.export.ExportArchive` holding the model's signatures (see module docstring).
+    """Returns a `keras.export.ExportArchive` holding the model's own signatures, in its order.
 
-    Dispatches on the model kind (`keras_vae.export.family.model_kind`).
+    The kind defines its signatures (`model.export_endpoints()`, see
+    `keras_vae.models.signatures`); the first becomes `serving_default`.
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
-        checks: bool, default True. Include NaN/Inf input checks (CheckNumerics ops).
+        model: built keras_vae model of any kind.
+        checks: bool, default True. Include shape, NaN/Inf and count checks on the inputs.
 
     Example:
     >>> build_archive(model).write_out("/tmp/vae/1")  # doctest: +SKIP
     """
-    from keras_vae.export.family import model_kind, new_archive
-
     require_built(model)
-    kind = model_kind(model)
-    if kind == "cvae":
-        # Every signature also takes the condition (see keras_vae.export.conditional).
-        from keras_vae.export.conditional import build_conditional_archive
-
-        return build_conditional_archive(model, checks=checks)
-    if kind in ("ae", "dae"):
-        # No prior: encode, decode and reconstruct only (see keras_vae.export.autoencoder).
-        from keras_vae.export.autoencoder import build_autoencoder_archive
-
-        return build_autoencoder_archive(model, checks=checks)
-    data_shape = tuple(model.data_shape)
-    latent_dim = int(model.latent_dim)
-    bernoulli = isinstance(model.likelihood, Bernoulli)
-    images_spec = tf.TensorSpec((None,) + data_shape, tf.float32, name="images")
-    z_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
-    seed_spec = tf.TensorSpec((), tf.int32, name="seed")
-    count_spec = tf.TensorSpec((), tf.int32, name="count")
-
-    def maybe_check(x, what):
-        return checked(x, what, checks)
-
-    def encode(images):
-        images = maybe_check(images, "images")
-        z_mean, z_log_var = model.encoder(images, training=False)
-        return {"z_mean": z_mean, "z_log_var": z_log_var}
-
-    def decode(z):
-        z = maybe_check(z, "z")
-        parameters = model.decoder(z, training=False)
-        if bernoulli:
-            return {"probabilities": model.likelihood.mean(parameters), "logits": parameters}
-        return {"mean": model.likelihood.mean(parameters)}
-
-    def reconstruct(images):
-        images = maybe_check(images, "images")
-        return {"reconstruction": model(images, training=False)}  # E[x|z] at the posterior's point
-
-    def sample(seed, count):
-        if checks:
-            with tf.control_dependencies([tf.debugging.assert_non_negative(count, "count must be >= 0")]):
-                count = tf.identity(count)
-        z = _prior_sample(model, count, seed)
-        return {"images": model.likelihood.mean(model.decoder(z, training=False))}
-
-    def elbo(images, seed):
-        images = maybe_check(images, "images")
-        total, reconstruction, kl = stateless_elbo_terms(model, images, seed)
-        return {"elbo": total, "reconstruction": reconstruction, "kl": kl}
-
     archive = new_archive(model)
-    # ExportArchive turns the first endpoint into serving_default.
-    archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
-    archive.add_endpoint("encode", encode, input_signature=[images_spec])
-    archive.add_endpoint("decode", decode, input_signature=[z_spec])
-    archive.add_endpoint("sample", sample, input_signature=[seed_spec, count_spec])
-    archive.add_endpoint("elbo", elbo, input_signature=[images_spec, seed_spec])
+    for endpoint in model.export_endpoints(checks=checks):
+        archive.add_endpoint(endpoint.name, endpoint.function, input_signature=endpoint.input_signature)
     return archive
 
 

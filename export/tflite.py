@@ -33,6 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.export import family
+from keras_vae.export.saved_model import new_archive, require_built
+from keras_vae.models.builder import model_kind_name
 from keras_vae.likelihoods import Bernoulli
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
@@ -59,15 +61,13 @@ def write_decoder_saved_model(model, path):
     Example:
     >>> write_decoder_saved_model(model, "/tmp/decoder_sm")  # doctest: +SKIP
     """
-    from keras_vae.export.saved_model import require_built
-
     require_built(model)
     name = output_name(model)
 
     def decode(z, condition=None):
         return {name: model.likelihood.mean(family.decoder_parameters(model, z, condition))}
 
-    archive = family.new_archive(model)
+    archive = new_archive(model)
     archive.add_endpoint("decode", decode, input_signature=family.decoder_input_specs(model))
     archive.write_out(path, verbose=False)
     return path
@@ -241,7 +241,6 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
     >>> sorted(paths)  # doctest: +SKIP
     ['dynamic_int8', 'float16', 'float32', 'int8', 'metadata']
     """
-    from keras_vae.export.saved_model import require_built
 
     require_built(model)
     for variant in variants:
@@ -250,7 +249,7 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
     os.makedirs(out_dir, exist_ok=True)
     calibration = family.calibration_inputs(model, calibration_images, seed=seed) if "int8" in variants else None
     metadata = {
-        "kind": family.model_kind(model),
+        "kind": model_kind_name(model),
         "inputs": [
             {"name": spec.name, "dtype": "float32", "shape": [None, int(spec.shape[-1])]}
             for spec in family.decoder_input_specs(model)

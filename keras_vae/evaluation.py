@@ -26,7 +26,7 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from keras_vae import objectives
-from keras_vae.posteriors import DiagonalGaussian
+from keras_vae.models.capabilities import BOUND
 
 tfd = tfp.distributions
 
@@ -86,62 +86,48 @@ def counter_normal(seed, example_index, sample_index, latent_dim, dtype="float32
     return tf.sqrt(-2.0 * tf.math.log(u1)) * tf.cos((2.0 * math.pi) * u2)
 
 
-def _posterior_and_prior(model, x):
-    z_mean, z_log_var = model.encoder(x, training=False)
-    # The posterior and prior the model trains with (models without them: diagonal, N(0, I)).
-    posterior_layer = getattr(model, "posterior", None) or DiagonalGaussian()
-    posterior = posterior_layer.distribution(z_mean, z_log_var)
-    if hasattr(model, "prior_distribution"):
-        prior = model.prior_distribution(z_mean.dtype)
-    else:
-        prior = model.prior.distribution(model.latent_dim, dtype=z_mean.dtype)
-    return z_mean, z_log_var, posterior, prior, posterior_layer
-
-
 def _make_batch_estimator(model, num_samples, chunk_size, jit_compile):
-    """Returns a tf.function (x, example_index, valid, seed) -> (log_px, reconstruction, kl)."""
+    """Returns a tf.function (x, condition_vector, example_index, seed) -> (log_px, reconstruction, kl)."""
     num_chunks = -(-num_samples // chunk_size)
-    latent_dim = model.latent_dim
 
-    def estimate(x, example_index, seed):
-        z_mean, z_log_var, posterior, prior, posterior_layer = _posterior_and_prior(model, x)
-        dtype = z_mean.dtype
-        sigma = ops.exp(0.5 * z_log_var)
+    def estimate(x, condition_vector, example_index, seed):
+        encoded = model.encode_for_bound(x, condition_vector)  # once per batch, reused by every chunk
+        dtype = x.dtype
         batch = tf.shape(x)[0]
+        analytic = []  # whether the model's KL has a closed form, learnt when the loop body is traced
 
-        def body(c, acc, ll_sum, kl_sum):
+        def body(c, acc, ll_sum, kl_sum, kl_exact):
             sample_index = c * chunk_size + tf.range(chunk_size)
             valid = sample_index < num_samples  # the last chunk may run past K
-            eps = counter_normal(seed, example_index, sample_index, latent_dim, dtype)
-            if isinstance(posterior_layer, DiagonalGaussian):
-                z = z_mean[None] + sigma[None] * eps  # (chunk, batch, latent)
-                log_q = posterior.log_prob(z)
-            else:  # the flow / full-covariance draw and its log-density, in one pass
-                z, log_q = posterior_layer.sample_and_log_prob(z_mean, z_log_var, eps)
-            log_likelihood = model.log_likelihood(x, z, training=False)  # (chunk, batch)
-            log_weights = log_likelihood + prior.log_prob(z) - log_q  # objectives.log_importance_weights
+            eps = counter_normal(seed, example_index, sample_index, model.noise_dim, dtype)
+            terms = model.bound_terms(x, eps, condition_vector, encoded=encoded)
+            log_weights = objectives.log_importance_weights(terms)  # (chunk, batch)
             log_weights = tf.where(valid[:, None], log_weights, tf.constant(-np.inf, dtype))
             # logsumexp over the chunk = the chunk's IWAE bound + log(chunk_size).
             chunk_lse = objectives.importance_weighted_bound(log_weights) + math.log(chunk_size)
             high = tf.maximum(acc, chunk_lse)
             high_safe = tf.where(tf.math.is_finite(high), high, tf.zeros_like(high))
             acc = high_safe + tf.math.log(tf.exp(acc - high_safe) + tf.exp(chunk_lse - high_safe))
-            ll_sum = ll_sum + tf.reduce_sum(tf.where(valid[:, None], log_likelihood, 0.0), axis=0)
-            log_ratio = log_q - prior.log_prob(z)
+            ll_sum = ll_sum + tf.reduce_sum(tf.where(valid[:, None], terms.log_likelihood, 0.0), axis=0)
+            log_ratio = terms.log_posterior - terms.log_prior
             kl_sum = kl_sum + tf.reduce_sum(tf.where(valid[:, None], log_ratio, 0.0), axis=0)
-            return c + 1, acc, ll_sum, kl_sum
+            analytic[:] = [terms.analytic_kl is not None]
+            if terms.analytic_kl is not None:
+                kl_exact = tf.cast(terms.analytic_kl, dtype)
+            return c + 1, acc, ll_sum, kl_sum, kl_exact
 
         acc0 = tf.fill([batch], tf.constant(-np.inf, dtype))
-        ll0 = tf.zeros([batch], dtype)
-        _, lse, ll_sum, kl_sum = tf.while_loop(
-            lambda c, *_: c < num_chunks, body, (tf.constant(0), acc0, ll0, ll0), maximum_iterations=num_chunks
+        zeros = tf.zeros([batch], dtype)
+        _, lse, ll_sum, kl_sum, kl_exact = tf.while_loop(
+            lambda c, *_: c < num_chunks,
+            body,
+            (tf.constant(0), acc0, zeros, zeros, zeros),
+            maximum_iterations=num_chunks,
         )
         log_px = lse - math.log(num_samples)
         reconstruction = ll_sum / num_samples
-        try:  # analytic when tfp has it, else the Monte Carlo mean over the same K draws
-            kl = tfd.kl_divergence(posterior, prior)
-        except NotImplementedError:
-            kl = kl_sum / num_samples
+        # Analytic when the model has a closed form, else the Monte Carlo mean over the same K draws.
+        kl = kl_exact if analytic[0] else kl_sum / num_samples
         return log_px, reconstruction, kl
 
     return tf.function(estimate, jit_compile=jit_compile, reduce_retracing=True)
@@ -151,8 +137,9 @@ def _default_chunk(num_samples, batch_size):
     return max(1, min(num_samples, _LATENTS_PER_CHUNK // max(1, batch_size)))
 
 
-def _iterate_estimates(model, images, num_samples, batch_size, chunk_size, seed, jit_compile):
+def _iterate_estimates(model, images, num_samples, batch_size, chunk_size, seed, jit_compile, conditions=None):
     model._require_built()
+    model._require(BOUND, "importance-sampled log-likelihood")
     num_samples = int(num_samples)
     if num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples}.")
@@ -161,6 +148,11 @@ def _iterate_estimates(model, images, num_samples, batch_size, chunk_size, seed,
         images = images[None]
     model._check_shape(images.shape)
     n = len(images)
+    vectors = model.condition_vector(conditions, "importance_sampled_log_likelihood")
+    if vectors is not None:
+        vectors = np.asarray(vectors)
+        if len(vectors) != n:
+            raise ValueError(f"{n} images need {n} conditions, got {len(vectors)}.")
     batch_size = int(min(batch_size, max(n, 1)))
     chunk_size = int(chunk_size or _default_chunk(num_samples, batch_size))
     chunk_size = min(chunk_size, num_samples)
@@ -168,23 +160,26 @@ def _iterate_estimates(model, images, num_samples, batch_size, chunk_size, seed,
     seed_tensor = tf.constant(int(seed) % (2**32), tf.int64)
     for start in range(0, n, batch_size):
         x = images[start : start + batch_size].astype(model.compute_dtype, copy=False)
+        c = None if vectors is None else vectors[start : start + batch_size]
         size = len(x)
         if size < batch_size:  # pad the last batch so the compiled function is traced once
             x = np.concatenate([x, np.zeros((batch_size - size,) + x.shape[1:], x.dtype)])
+            c = None if c is None else np.concatenate([c, np.zeros((batch_size - size,) + c.shape[1:], c.dtype)])
         index = tf.range(start, start + batch_size, dtype=tf.int64)
-        outputs = estimator(tf.constant(x), index, seed_tensor)
+        outputs = estimator(tf.constant(x), None if c is None else tf.constant(c), index, seed_tensor)
         yield tuple(np.asarray(o)[:size] for o in outputs)
 
 
 def importance_sampled_log_likelihood(
-    model, images, num_samples=1000, batch_size=100, chunk_size=None, seed=0, jit_compile=False
+    model, images, num_samples=1000, batch_size=100, chunk_size=None, seed=0, jit_compile=False, conditions=None
 ):
     """Per-example importance-sampled estimates of log p(x) in nats (IS-K).
 
     log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, z_k ~ q(z|x).
 
     Args:
-        model: a built `keras_vae.VAE` (its own posterior is the proposal, its prior's log-density is used).
+        model: a built model with the BOUND capability (a VAE of any kind): its own
+            `bound_terms` give log p(x|z), log p(z) and log q(z|x) at the draws.
         images: array (N, *data_shape), as the model sees them (binarized for Bernoulli).
         num_samples: int, default 1000. K.
         batch_size: int, default 100. Examples per compiled call.
@@ -197,6 +192,8 @@ def importance_sampled_log_likelihood(
             the MLP decoder: XLA's CPU elementwise code (the Bernoulli log-density over
             chunk_size * batch_size * pixels values) runs on one thread.
 
+        conditions: the conditions of a conditional model's images (labels or vectors,
+            one per image), else None.
     Returns:
         np.ndarray (N,) of log p(x) estimates.
 
@@ -211,7 +208,9 @@ def importance_sampled_log_likelihood(
     """
     parts = [
         log_px
-        for log_px, _, _ in _iterate_estimates(model, images, num_samples, batch_size, chunk_size, seed, jit_compile)
+        for log_px, _, _ in _iterate_estimates(
+            model, images, num_samples, batch_size, chunk_size, seed, jit_compile, conditions
+        )
     ]
     return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
 
@@ -224,7 +223,7 @@ def posterior_mean_variance(model, images, batch_size=500):
     total = np.zeros(model.latent_dim, np.float64)
     total_sq = np.zeros(model.latent_dim, np.float64)
     for start in range(0, len(images), batch_size):
-        z_mean, _ = model.encode(images[start : start + batch_size].astype(model.compute_dtype, copy=False))
+        z_mean = model.embed(images[start : start + batch_size].astype(model.compute_dtype, copy=False))
         z_mean = np.asarray(z_mean, np.float64)
         count += len(z_mean)
         total += z_mean.sum(axis=0)

@@ -40,6 +40,10 @@ class Likelihood(keras.layers.Layer):
     def call(self, parameters):
         return self.mean(parameters)
 
+    def named_outputs(self, parameters):
+        """Returns what a `decode` signature serves for the decoder's outputs: `{"mean": E[x|z]}`."""
+        return {"mean": self.mean(parameters)}
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Bernoulli(Likelihood):
@@ -66,6 +70,10 @@ class Bernoulli(Likelihood):
 
     def mean(self, parameters):
         return ops.sigmoid(parameters)
+
+    def named_outputs(self, parameters):
+        """Returns `{"probabilities": sigmoid(logits), "logits": logits}` (clients threshold either)."""
+        return {"probabilities": self.mean(parameters), "logits": parameters}
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")

@@ -10,11 +10,40 @@ and the importance-weighted bound of Burda et al. (2016) with K samples z_k ~ q(
 """
 
 import math
+from typing import NamedTuple
 
 import tensorflow_probability as tfp
 from keras import ops
 
 tfd = tfp.distributions
+
+
+class BoundTerms(NamedTuple):
+    """The pieces of every bound on log p(x), at L latent draws z_l ~ q(z|x) per input.
+
+    A model with a bound (`GenerativeModel.can(BOUND)`) returns these from
+    `bound_terms(x, eps)`, with the noise eps chosen by the caller (the `Sampling`
+    layer in training, counter-based noise in evaluation, stateless noise in export).
+    `elbo_terms`, `log_importance_weights` and `importance_weighted_bound` below turn
+    them into the ELBO and the IWAE bound, for every model kind alike.
+
+    Fields:
+        log_likelihood: (L, batch), log p(x|z_l).
+        log_prior: (L, batch), log p(z_l).
+        log_posterior: (L, batch), log q(z_l|x).
+        analytic_kl: (batch,) KL(q(z|x) || p(z)) in closed form, or None where tfp has none.
+        z: (L, batch, latent_dim), the draws.
+        posterior: tfd.Distribution q(z|x), batch shape (batch,).
+        prior: tfd.Distribution p(z).
+    """
+
+    log_likelihood: object
+    log_prior: object
+    log_posterior: object
+    analytic_kl: object
+    z: object
+    posterior: object
+    prior: object
 
 
 def kl_divergence(posterior, prior, z=None):
@@ -50,16 +79,56 @@ def kl_divergence(posterior, prior, z=None):
         return ops.mean(posterior.log_prob(z) - prior.log_prob(z), axis=0)
 
 
-def log_importance_weights(log_likelihood, z, posterior, prior):
-    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), shape (K, batch).
+def analytic_kl(posterior, prior):
+    """KL(q || p) per example in closed form, or None when tfp registers no closed form for the pair."""
+    try:
+        return tfd.kl_divergence(posterior, prior)
+    except NotImplementedError:
+        return None
 
-    Args:
-        log_likelihood: tensor (K, batch), log p(x|z_k).
-        z: tensor (K, batch, latent_dim), draws from the posterior.
-        posterior: tfd.Distribution q(z|x) with batch shape (batch,).
-        prior: tfd.Distribution p(z).
+
+def elbo_terms(terms):
+    """Returns per-example `(reconstruction, kl)` in nats from `BoundTerms`, each of shape (batch,).
+
+        reconstruction = (1/L) sum_l log p(x|z_l)
+        kl             = KL(q(z|x) || p(z)) analytic where tfp has it, else
+                         (1/L) sum_l [log q(z_l|x) - log p(z_l)]
+
+    ELBO(x) = reconstruction - kl.
     """
-    return log_likelihood + prior.log_prob(z) - posterior.log_prob(z)
+    reconstruction = ops.mean(terms.log_likelihood, axis=0)
+    kl = terms.analytic_kl
+    if kl is None:
+        kl = ops.mean(terms.log_posterior - terms.log_prior, axis=0)
+    return reconstruction, kl
+
+
+def log_importance_weights(terms):
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), shape (K, batch), from `BoundTerms`.
+
+    Example:
+    >>> import numpy as np
+    >>> terms = BoundTerms(np.array([[-1.0]]), np.array([[-2.0]]), np.array([[-0.5]]), None, None, None, None)
+    >>> float(log_importance_weights(terms)[0, 0])
+    -2.5
+    """
+    return terms.log_likelihood + terms.log_prior - terms.log_posterior
+
+
+def per_dimension_kl(terms):
+    """KL(q_d || p_d) per latent dimension, shape (batch, latent_dim), for factorised q and p.
+
+    Analytic where tfp registers the pair of one-dimensional distributions (the diagonal
+    Gaussian against N(0, I)), else the Monte Carlo mean over the draws z_l of
+    log q_d(z_d) - log p_d(z_d) (`kl_divergence` on the factors). Free bits need it.
+    """
+    posterior, prior = terms.posterior, terms.prior
+    if not (isinstance(posterior, tfd.Independent) and isinstance(prior, tfd.Independent)):
+        raise ValueError(
+            "free_bits needs a per-dimension KL, so a posterior and prior that factorise over latent "
+            f"dimensions (tfd.Independent); got {type(posterior).__name__} and {type(prior).__name__}."
+        )
+    return kl_divergence(posterior.distribution, prior.distribution, terms.z)
 
 
 def importance_weighted_bound(log_weights, axis=0):

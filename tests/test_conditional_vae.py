@@ -61,14 +61,14 @@ def test_generated_samples_show_the_requested_class(trained, fashion_mnist_data_
     _, real_accuracy = classifier.evaluate(xt, yt, verbose=0)
     assert real_accuracy > 0.75  # the judge itself is competent
     labels = np.repeat(np.arange(10), 20)
-    samples = np.asarray(model.sample(200, seed=0, labels=labels))
+    samples = np.asarray(model.sample(200, seed=0, condition=labels))
     predicted = classifier.predict(samples, verbose=0).argmax(axis=1)
     accuracy = float(np.mean(predicted == labels))
     print(f"classifier accuracy on CVAE samples: {accuracy:.3f} (real test images: {real_accuracy:.3f})")
     assert accuracy >= ACCURACY_THRESHOLD
     # The same z decoded under two labels gives different images: the label matters.
-    a = np.asarray(model.sample(10, seed=1, labels=np.zeros(10, int)))
-    b = np.asarray(model.sample(10, seed=1, labels=np.full(10, 9)))
+    a = np.asarray(model.sample(10, seed=1, condition=np.zeros(10, int)))
+    b = np.asarray(model.sample(10, seed=1, condition=np.full(10, 9)))
     assert np.mean(np.abs(a - b)) > 0.05
 
 
@@ -82,7 +82,7 @@ def test_trained_model_round_trips_through_a_keras_file(trained, tmp_path):
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), atol=1e-6)
     np.testing.assert_allclose(np.asarray(restored.reconstruct(x, y)), np.asarray(model.reconstruct(x, y)), atol=1e-6)
     np.testing.assert_allclose(
-        np.asarray(restored.sample(8, seed=3, labels=3)), np.asarray(model.sample(8, seed=3, labels=3)), atol=1e-6
+        np.asarray(restored.sample(8, seed=3, condition=3)), np.asarray(model.sample(8, seed=3, condition=3)), atol=1e-6
     )
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0), restored.evaluate(x, y, verbose=0), rtol=1e-5)
 
@@ -168,7 +168,7 @@ def test_saved_model_signatures_take_the_condition_and_tflite_decoder_is_builtin
     sample = loaded.signatures["sample"]
     assert set(sample.structured_input_signature[1]) == {"seed", "labels"}
     images = sample(seed=tf.constant(5), labels=tf.constant(labels))["images"]
-    np.testing.assert_allclose(images, model.sample(4, seed=5, labels=labels), atol=1e-5)
+    np.testing.assert_allclose(images, model.sample(4, seed=5, condition=labels), atol=1e-5)
     recon = loaded.signatures["serving_default"](images=tf.constant(x), labels=tf.constant(labels))["reconstruction"]
     np.testing.assert_allclose(recon, model.reconstruct(x, labels), atol=1e-5)
     elbo = loaded.signatures["elbo"](images=tf.constant(x), labels=tf.constant(labels), seed=tf.constant(0))

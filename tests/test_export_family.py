@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from keras_vae.export import exporter, family, report, saved_model, tflite
+from keras_vae.models import signatures
 from keras_vae.export import cli as export_cli
 from keras_vae.models.builder import build_model, build_vae
 from keras_vae.models.loading import ModelLoadError
@@ -154,13 +155,13 @@ def test_cvae_decode_and_sample_take_the_condition(exported):
     assert inputs_of(loaded.signatures["elbo"]) == {"images", "labels", "seed"}
     labels = np.array([0, 1, 2, 0], "int32")
     images = loaded.signatures["sample"](seed=tf.constant(7), labels=tf.constant(labels))["images"].numpy()
-    np.testing.assert_allclose(images, model.sample(4, seed=7, labels=labels), atol=1e-5)
+    np.testing.assert_allclose(images, model.sample(4, seed=7, condition=labels), atol=1e-5)
     # Same seed (same z), other labels: other images, so the condition reaches the decoder.
     other = loaded.signatures["sample"](seed=tf.constant(7), labels=tf.constant((labels + 1) % 3))["images"].numpy()
     assert np.max(np.abs(other - images)) > 1e-4
     x = random_images(4, SHAPE, seed=4)
     terms = loaded.signatures["elbo"](images=tf.constant(x), labels=tf.constant(labels), seed=tf.constant(2))
-    reference = saved_model.stateless_elbo_terms(model, x, 2, condition=np.eye(NUM_CLASSES, dtype="float32")[labels])
+    reference = signatures.stateless_elbo_terms(model, x, 2, np.eye(NUM_CLASSES, dtype="float32")[labels])
     for key, value in zip(("elbo", "reconstruction", "kl"), reference):
         np.testing.assert_allclose(terms[key], value, atol=1e-4, err_msg=key)
     np.testing.assert_allclose(terms["elbo"], terms["reconstruction"] - terms["kl"], atol=1e-4)
@@ -288,5 +289,5 @@ def test_cli_exports_a_cvae_run_directory(exported, tmp_path, capsys):
     assert inputs_of(loaded.signatures["sample"]) == {"seed", "labels"}
     labels = np.array([2, 1], "int32")
     images = loaded.signatures["sample"](seed=tf.constant(0), labels=tf.constant(labels))["images"]
-    np.testing.assert_allclose(images, model.sample(2, seed=0, labels=labels), atol=1e-5)
+    np.testing.assert_allclose(images, model.sample(2, seed=0, condition=labels), atol=1e-5)
     assert sorted(os.listdir(tmp_path)) == ["exported", "run"]

@@ -47,3 +47,22 @@ def uniform(shape, seed, dtype="float32"):
     True
     """
     return tf.random.stateless_uniform(shape, seed=_seed(seed), dtype=dtype, alg=ALGORITHM)
+
+
+def stateless_seed(seed, stream=0):
+    """Returns the (2,) int32 stateless seed `[stream, seed mod (2^31 - 1)]` of a user's integer seed.
+
+    Every stateless draw a user can reproduce by seed (`sample`, the exported `sample` and
+    `elbo` signatures, the export's verification and calibration draws) builds its seed
+    here, so the same integer gives the same z everywhere.
+
+    Args:
+        seed: int or int scalar tensor.
+        stream: int, default 0. Separates independent streams under one user seed.
+
+    Example:
+    >>> stateless_seed(7, stream=1).numpy().tolist()
+    [1, 7]
+    """
+    seed = tf.math.floormod(tf.cast(seed, tf.int64), 2**31 - 1)
+    return tf.stack([tf.constant(stream, tf.int32), tf.cast(seed, tf.int32)])

@@ -48,10 +48,16 @@ class Sampling(keras.layers.Layer):
             shape = (num_samples,) + tuple(shape)
         if deterministic:
             return ops.broadcast_to(z_mean, shape)
+        return z_mean + ops.exp(0.5 * z_log_var) * self.noise(shape)
+
+    def noise(self, shape):
+        """Returns eps ~ N(0, I) of `shape` from the layer's seed stream (the draws `call` uses).
+
+        Models whose posterior maps the noise itself (`Posterior.sample_and_log_prob`) draw it here.
+        """
         replica_seed = self._replica_seed()
         seed = self.seed_generator if replica_seed is None else replica_seed
-        epsilon = noise.normal(shape, seed, dtype=self.compute_dtype)
-        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+        return noise.normal(shape, seed, dtype=self.compute_dtype)
 
     def compute_output_shape(self, input_shape, num_samples=None):
         z_mean_shape = tuple(input_shape[0])

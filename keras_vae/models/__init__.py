@@ -1,18 +1,34 @@
 """Keras models of keras_vae."""
 
 from keras_vae.models.autoencoder import Autoencoder
-from keras_vae.models.builder import ARCHITECTURES, MODEL_KINDS, build_model, build_vae
+from keras_vae.models.builder import (
+    ARCHITECTURES,
+    MODEL_KINDS,
+    build_model,
+    build_vae,
+    model_kind_name,
+    register_model_kind,
+)
+from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR, ConditionSpec
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
+from keras_vae.models.generative_model import GenerativeModel
 from keras_vae.models.vae import VAE
 
 __all__ = [
     "ARCHITECTURES",
+    "BOUND",
     "MODEL_KINDS",
+    "POSTERIOR",
+    "PRIOR",
     "Autoencoder",
+    "ConditionSpec",
     "ConditionalVAE",
     "DenoisingAutoencoder",
+    "GenerativeModel",
     "VAE",
     "build_model",
     "build_vae",
+    "model_kind_name",
+    "register_model_kind",
 ]

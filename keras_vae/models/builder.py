@@ -1,6 +1,10 @@
-"""Builds the standard encoder/decoder pairs into a `VAE` from a few names."""
+"""Builds the standard encoder/decoder pairs into a model of any registered kind from a few names."""
 
 from keras_vae.likelihoods import get_likelihood
+from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.conditional_vae import ConditionalVAE
+from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
+from keras_vae.models.generative_model import GenerativeModel
 from keras_vae.models.vae import VAE
 from keras_vae.networks.conv import ConvDecoder, ConvEncoder
 from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
@@ -62,24 +66,52 @@ def build_vae(
     >>> model.latent_dim
     8
     """
-    data_shape, encoder, decoder, likelihood = _network_pair(data_shape, architecture, latent_dim, likelihood)
-    model = VAE(
-        encoder,
-        decoder,
-        likelihood=likelihood,
-        beta=beta,
-        num_samples=num_samples,
-        seed=seed,
-        objective=objective,
-        free_bits=free_bits,
-        prior=prior,
-        posterior=posterior,
+    return build_model(
+        "vae", data_shape, architecture, latent_dim, likelihood, seed=seed, beta=beta, num_samples=num_samples,
+        objective=objective, free_bits=free_bits, prior=prior, posterior=posterior,
     )
-    model.build((None,) + data_shape)
-    return model
 
 
-MODEL_KINDS = ("vae", "cvae", "ae", "dae")
+#: The model kinds `build_model` and `keras-vae train --model` know, by name. A new kind is one
+#: module (its `GenerativeModel` subclass, registered with Keras) plus one entry here
+#: (`register_model_kind`); nothing else names kinds.
+MODEL_KINDS = {
+    "vae": VAE,
+    "cvae": ConditionalVAE,
+    "ae": Autoencoder,
+    "dae": DenoisingAutoencoder,
+}
+
+
+def register_model_kind(name, model_class):
+    """Makes `model_class` (a `GenerativeModel` subclass) buildable as `build_model(name, ...)`.
+
+    Args:
+        name: str. The kind's name (`keras-vae train --model NAME`).
+        model_class: class. Its `from_parts` builds it from an encoder/decoder pair.
+
+    Example:
+    >>> register_model_kind("vae", VAE)  # the built-in kinds are registered already
+    """
+    if not (isinstance(model_class, type) and issubclass(model_class, GenerativeModel)):
+        raise TypeError(f"A model kind must be a GenerativeModel subclass, got {model_class!r}.")
+    MODEL_KINDS[str(name)] = model_class
+
+
+def model_kind_name(model):
+    """Returns the registered name of `model`'s kind ("vae", "cvae", ...); ValueError for others.
+
+    Example:
+    >>> model_kind_name(build_model("dae", (4,), latent_dim=2))
+    'dae'
+    """
+    for name, model_class in MODEL_KINDS.items():
+        if type(model) is model_class:
+            return name
+    raise ValueError(
+        f"{type(model).__name__} is no registered model kind ({sorted(MODEL_KINDS)}); register it with "
+        "keras_vae.models.builder.register_model_kind."
+    )
 
 
 def build_model(
@@ -88,26 +120,25 @@ def build_model(
     architecture="mlp",
     latent_dim=32,
     likelihood="bernoulli",
-    num_classes=None,
-    noise_std=0.2,
-    mask_probability=0.0,
     seed=None,
-    **vae_kwargs,
+    **options,
 ):
-    """Returns a built model of `kind`: "vae", "cvae" (ConditionalVAE), "ae" or "dae".
+    """Returns a built model of a registered kind: "vae", "cvae" (ConditionalVAE), "ae", "dae", ...
+
+    The kind's `from_parts` receives the standard encoder/decoder pair and takes the
+    options that are its own (a cvae's num_classes, a dae's noise_std, a VAE's beta, ...);
+    options another kind would take are ignored, None means "the kind's default".
 
     Args:
-        kind: str. One of `MODEL_KINDS`.
+        kind: str. A key of `MODEL_KINDS`.
         data_shape: sequence of int. Shape of one example.
         architecture: str, default "mlp". "mlp" or "conv" (conv needs images (H, W, C)).
         latent_dim: int, default 32. Size of z (the code of an autoencoder).
         likelihood: str or Likelihood, default "bernoulli".
-        num_classes: int or None. Classes of a "cvae"'s label condition (required there).
-        noise_std: float, default 0.2. Gaussian corruption of a "dae".
-        mask_probability: float, default 0.0. Masking corruption of a "dae".
         seed: int or None, default None.
-        **vae_kwargs: `build_vae` arguments for "vae" and "cvae" (beta, num_samples,
-            objective, free_bits, prior, posterior).
+        **options: the kinds' own constructor arguments: num_classes ("cvae", required
+            there), noise_std and mask_probability ("dae"), beta, num_samples, objective,
+            free_bits, prior, posterior ("vae", "cvae").
 
     Example:
     >>> build_model("dae", (8, 8, 1), latent_dim=2, noise_std=0.3).noise_std
@@ -115,27 +146,7 @@ def build_model(
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"Unknown model {kind!r}; choose one of {list(MODEL_KINDS)}.")
-    if kind == "vae":
-        return build_vae(data_shape, architecture, latent_dim, likelihood, seed=seed, **vae_kwargs)
     data_shape, encoder, decoder, likelihood = _network_pair(data_shape, architecture, latent_dim, likelihood)
-    if kind == "cvae":
-        from keras_vae.models.conditional_vae import ConditionalVAE
-
-        if num_classes is None:
-            raise ValueError("A conditional VAE needs labels: pass num_classes (data with class labels).")
-        model = ConditionalVAE(
-            encoder, decoder, num_classes=num_classes, encoder_mode="channels" if architecture == "conv" else "concat",
-            likelihood=likelihood, seed=seed, **{k: v for k, v in vae_kwargs.items() if v is not None},
-        )
-    elif kind == "ae":
-        from keras_vae.models.autoencoder import Autoencoder
-
-        model = Autoencoder(encoder, decoder, likelihood=likelihood, seed=seed)
-    else:
-        from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
-
-        model = DenoisingAutoencoder(
-            encoder, decoder, likelihood=likelihood, noise_std=noise_std, mask_probability=mask_probability, seed=seed
-        )
+    model = MODEL_KINDS[kind].from_parts(encoder, decoder, likelihood=likelihood, seed=seed, architecture=architecture, **options)
     model.build((None,) + data_shape)
     return model

@@ -33,6 +33,8 @@ class DenoisingAutoencoder(Autoencoder):
     (True, True)
     """
 
+    option_names = Autoencoder.option_names + ("noise_std", "mask_probability")
+
     def __init__(self, encoder, decoder, noise_std=0.2, mask_probability=0.0, seed=None, **kwargs):
         super().__init__(encoder, decoder, seed=seed, **kwargs)
         if not float(noise_std) >= 0:

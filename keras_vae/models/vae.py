@@ -3,17 +3,15 @@
 import math
 
 import keras
-import numpy as np
-import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import ops
 
 from keras_vae import objectives
-from keras_vae.distribute import scale_loss_for_replicas, step_outputs
+from keras_vae.layers.noise import stateless_seed
 from keras_vae.layers.sampling import Sampling
-from keras_vae.likelihoods import get_likelihood
-from keras_vae.models.input_checks import InputChecks
-from keras_vae.posteriors import DiagonalGaussian, get_posterior
+from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR
+from keras_vae.models.generative_model import GenerativeModel
+from keras_vae.posteriors import get_posterior
 from keras_vae.priors import get_prior
 
 tfd = tfp.distributions
@@ -22,29 +20,8 @@ tfd = tfp.distributions
 OBJECTIVES = ("elbo", "iwae")
 
 
-def per_dimension_kl(posterior, prior, z=None):
-    """KL(q_d || p_d) per latent dimension, shape (batch, latent_dim), for factorised q and p.
-
-    Analytic when tfp registers the pair of one-dimensional distributions (the
-    diagonal Gaussian against N(0, I)), else the Monte Carlo mean over the draws
-    `z` (L, batch, latent_dim) of log q_d(z_d) - log p_d(z_d).
-    """
-    if not (isinstance(posterior, tfd.Independent) and isinstance(prior, tfd.Independent)):
-        raise ValueError(
-            "free_bits needs a per-dimension KL, so a posterior and prior that factorise over latent "
-            f"dimensions (tfd.Independent); got {type(posterior).__name__} and {type(prior).__name__}."
-        )
-    q, p = posterior.distribution, prior.distribution
-    try:
-        return tfd.kl_divergence(q, p)
-    except NotImplementedError:
-        if z is None:
-            raise ValueError("No closed-form per-dimension KL; pass posterior draws z.") from None
-        return ops.mean(q.log_prob(z) - p.log_prob(z), axis=0)
-
-
 @keras.saving.register_keras_serializable(package="keras_vae")
-class VAE(InputChecks, keras.Model):
+class VAE(GenerativeModel):
     """Variational autoencoder (Kingma and Welling 2013) trained on the beta-weighted ELBO.
 
     For each input x, with q(z|x) = N(mu(x), diag(exp(logvar(x)))) from the encoder,
@@ -106,6 +83,11 @@ class VAE(InputChecks, keras.Model):
     ['elbo', 'kl', 'loss', 'reconstruction']
     """
 
+    capabilities = frozenset({PRIOR, BOUND, POSTERIOR})
+    metric_names = ("loss", "elbo", "reconstruction", "kl")
+    nested_config_keys = ("encoder", "decoder", "likelihood", "prior", "posterior")
+    option_names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior")
+
     def __init__(
         self,
         encoder,
@@ -120,7 +102,7 @@ class VAE(InputChecks, keras.Model):
         posterior=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(encoder, decoder, likelihood=likelihood, seed=seed, **kwargs)
         if int(num_samples) < 1:
             raise ValueError(f"num_samples must be a positive integer, got {num_samples}.")
         if not float(beta) >= 0:
@@ -137,13 +119,9 @@ class VAE(InputChecks, keras.Model):
             raise ValueError("free_bits applies to the ELBO's KL term; use it with objective='elbo', not 'iwae'.")
         self.objective = objective
         self.free_bits = float(free_bits)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.likelihood = get_likelihood(likelihood)
         self.prior = get_prior(prior)
         self.posterior = get_posterior(posterior)
         self.num_samples = int(num_samples)
-        self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
         self.beta = self.add_weight(
             shape=(),
@@ -151,35 +129,11 @@ class VAE(InputChecks, keras.Model):
             trainable=False,
             name="beta",
         )
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.elbo_tracker = keras.metrics.Mean(name="elbo")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-        self.data_shape = None
-        self.latent_dim = None
 
     # Building ---------------------------------------------------------------------
 
-    def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        self.data_shape = tuple(input_shape[1:])
-        # Sub-layers restored from a .keras file arrive built already.
-        if not self.encoder.built:
-            self.encoder.build(input_shape)
-        z_mean_shape, _ = self.encoder.compute_output_shape(input_shape)
-        self.latent_dim = int(z_mean_shape[-1])
-        if not self.decoder.built:
-            self.decoder.build((None, self.latent_dim))
-        expected = self.data_shape[:-1] + (self.likelihood.parameter_channels(self.data_shape[-1]),)
-        produced = tuple(self.decoder.compute_output_shape((None, self.latent_dim))[1:])
-        if produced != expected:
-            raise ValueError(
-                f"The decoder outputs shape {produced} but data of shape {self.data_shape} with a "
-                f"{type(self.likelihood).__name__} likelihood needs {expected}; build the decoder with "
-                f"output_shape={expected}."
-            )
+    def build_parts(self):
         for layer, shape in (
-            (self.likelihood, produced),
             (self.posterior, (None, self.latent_dim)),
             (self.sampling, [(None, self.latent_dim), (None, self.latent_dim)]),
         ):
@@ -187,47 +141,25 @@ class VAE(InputChecks, keras.Model):
                 layer.build(shape)
         if not self.prior.built:
             self.prior.build((None, self.latent_dim), data_shape=self.data_shape)
-        self.built = True
 
-    def get_build_config(self):
-        return {"input_shape": None if self.data_shape is None else [None, *self.data_shape]}
+    # The contract -----------------------------------------------------------------
 
-    def build_from_config(self, config):
-        if config.get("input_shape") is not None:
-            self.build(tuple(config["input_shape"]))
+    def embedding(self, x, condition_vector, training=False):
+        z_mean, z_log_var = self.encoder(self.with_condition(x, condition_vector), training=training)
+        return self.posterior.point(z_mean, z_log_var)
 
-    def call(self, inputs, training=False):
-        """Returns reconstructions through the posterior mean (deterministic)."""
-        z_mean, z_log_var = self.encoder(inputs, training=training)
-        z = self.posterior.point(z_mean, z_log_var)
-        return self.likelihood(self.decoder(z, training=training))
+    def encode(self, x, condition=None):
+        """Returns `(z_mean, z_log_var)` of q(z|x, c) for a batch of inputs."""
+        condition = self.condition_vector(condition, "encode")
+        return self.encoder(self.with_condition(self._as_inputs(x), condition), training=False)
 
-    # Public methods ---------------------------------------------------------------
+    def prior_latents(self, n, seed, stream=0):
+        """Returns `n` draws z ~ p(z), (n, latent_dim), from the stateless seed `[stream, seed]`.
 
-    def encode(self, x):
-        """Returns `(z_mean, z_log_var)` of q(z|x) for a batch of inputs."""
-        return self.encoder(self._as_inputs(x), training=False)
-
-    def decode(self, z):
-        """Returns E[x|z] (Bernoulli: probabilities; Gaussian: the mean) for latents z."""
-        return self.likelihood(self.decoder(ops.convert_to_tensor(z, dtype=self.compute_dtype), training=False))
-
-    def reconstruct(self, x):
-        """Returns E[x|z] at z = E_q[z|x], the posterior mean (deterministic)."""
-        return self(self._as_inputs(x), training=False)
-
-    def sample(self, n, seed=None):
-        """Returns E[x|z] for `n` draws z ~ p(z); the same `seed` gives the same images.
-
-        Args:
-            n: int. Number of images.
-            seed: int or None, default None. Seeds a stateless draw.
+        Stream 0 gives the z of `sample(n, seed)` and of the exported `sample` signature.
         """
         self._require_built()
-        seed = np.random.SeedSequence().generate_state(1)[0] if seed is None else seed
-        prior = self.prior_distribution(self.compute_dtype)
-        z = prior.sample(int(n), seed=tf.constant([0, int(seed) % (2**31 - 1)], dtype=tf.int32))
-        return self.decode(z)
+        return self.prior_distribution(self.compute_dtype).sample(n, seed=stateless_seed(seed, stream))
 
     def prior_distribution(self, dtype=None):
         """Returns p(z) as a tfd distribution (a `VampPrior` gets this model's encoder)."""
@@ -237,117 +169,109 @@ class VAE(InputChecks, keras.Model):
             return self.prior.distribution(self.latent_dim, dtype=dtype, encoder=self.encoder)
         return self.prior.distribution(self.latent_dim, dtype=dtype)
 
-    def posterior_distribution(self, x, training=False):
-        """Returns q(z|x) as a tfd distribution for a batch of inputs (the model's `posterior`)."""
-        z_mean, z_log_var = self.encoder(self._as_inputs(x), training=training)
+    def posterior_distribution(self, x, condition=None, training=False):
+        """Returns q(z|x, c) as a tfd distribution for a batch of inputs (the model's `posterior`)."""
+        z_mean, z_log_var = self.encode_for_bound(self._as_inputs(x), self.condition_vector(condition), training)
         return self.posterior.distribution(z_mean, z_log_var)
 
-    def _posterior_draws(self, x, num_samples, training=False):
-        """Returns `(z, log_q, posterior)`: draws (L, batch, latent), log q(z|x) or None, q(z|x).
+    # The bound ----------------------------------------------------------------------
 
-        The diagonal posterior draws with the `Sampling` layer (log_q None: the KL is
-        analytic); other posteriors map the layer's standard normal noise through
-        `sample_and_log_prob`.
+    @property
+    def noise_dim(self):
+        """Standard normal numbers per latent draw that `bound_terms` maps to z (here latent_dim)."""
+        return self.latent_dim
+
+    def encode_for_bound(self, x, condition_vector=None, training=False):
+        """Returns the encoder outputs `bound_terms` needs, `(z_mean, z_log_var)`, for reuse across draws."""
+        return self.encoder(self.with_condition(x, condition_vector), training=training)
+
+    def bound_terms(self, x, eps, condition_vector=None, training=False, encoded=None):
+        """Returns `objectives.BoundTerms` at the draws z_l = posterior(eps_l) for a batch of inputs.
+
+        The one place a VAE's bounds are computed: training (noise from the `Sampling`
+        layer), `keras_vae.evaluation` (counter-based noise) and the exported `elbo`
+        signature (stateless noise) all call it. z and log q(z|x) come from the
+        posterior's `sample_and_log_prob` (z = mu + exp(logvar / 2) * eps for the
+        diagonal Gaussian).
+
+        Args:
+            x: float tensor (batch, *data_shape).
+            eps: float tensor (L, batch, noise_dim) of N(0, 1) noise.
+            condition_vector: float tensor (batch, dim) or None.
+            training: bool, default False.
+            encoded: `encode_for_bound(x, condition_vector)` computed already, or None.
         """
-        z_mean, z_log_var = self.encoder(x, training=training)
+        z_mean, z_log_var = encoded if encoded is not None else self.encode_for_bound(x, condition_vector, training)
         posterior = self.posterior.distribution(z_mean, z_log_var)
-        if isinstance(self.posterior, DiagonalGaussian):
-            return self.sampling([z_mean, z_log_var], num_samples=num_samples), None, posterior
-        zeros = ops.zeros_like(z_mean)
-        eps = self.sampling([zeros, zeros], num_samples=num_samples)
         z, log_q = self.posterior.sample_and_log_prob(z_mean, z_log_var, eps)
-        return z, log_q, posterior
+        prior = self.prior_distribution(z.dtype)
+        return objectives.BoundTerms(
+            log_likelihood=self.log_likelihood(x, z, condition_vector, training=training),
+            log_prior=prior.log_prob(z),
+            log_posterior=log_q,
+            analytic_kl=objectives.analytic_kl(posterior, prior),
+            z=z,
+            posterior=posterior,
+            prior=prior,
+        )
 
-    def elbo_terms(self, x, num_samples=None, training=False):
+    def log_likelihood(self, x, z, condition_vector=None, training=False):
+        """Returns log p(x|z, c) of shape (L, batch) for z of shape (L, batch, latent_dim)."""
+        num_draws = ops.shape(z)[0]
+        flat_z = ops.reshape(z, (-1, self.latent_dim))
+        if condition_vector is not None:
+            # z flattened sample-major: row l * batch + b pairs with condition b.
+            condition_vector = ops.tile(condition_vector, (num_draws, 1))
+        parameters = self.decoder(self.with_condition(flat_z, condition_vector), training=training)
+        parameters = ops.reshape(parameters, (num_draws, -1) + tuple(parameters.shape[1:]))
+        distribution = self.likelihood.distribution(parameters, event_ndims=len(self.data_shape))
+        return distribution.log_prob(x)
+
+    def _training_terms(self, x, condition_vector, num_samples, training):
+        eps = self.sampling.noise((num_samples, ops.shape(x)[0], self.noise_dim))
+        return self.bound_terms(x, eps, condition_vector, training=training)
+
+    def elbo_terms(self, x, num_samples=None, training=False, condition=None):
         """Returns per-example `(reconstruction, kl)` in nats, each of shape (batch,).
 
         Args:
             x: tensor of inputs (batch, *data_shape).
             num_samples: int or None, default None (the model's `num_samples`).
             training: bool, default False.
+            condition: the condition of a conditional model, else None.
         """
-        num_samples = num_samples or self.num_samples
-        z, log_q, posterior = self._posterior_draws(x, num_samples, training=training)
-        prior = self.prior_distribution(z.dtype)
-        log_likelihood = self.log_likelihood(x, z, training=training)
-        reconstruction = ops.mean(log_likelihood, axis=0)
-        kl = self._kl(posterior, prior, z, log_q)
-        return reconstruction, kl
+        terms = self._training_terms(
+            self._as_inputs(x), self.condition_vector(condition, "elbo_terms"), num_samples or self.num_samples, training
+        )
+        return objectives.elbo_terms(terms)
 
-    @staticmethod
-    def _kl(posterior, prior, z, log_q):
-        if log_q is None:
-            return objectives.kl_divergence(posterior, prior, z)
-        return ops.mean(log_q - prior.log_prob(z), axis=0)  # Monte Carlo at the draws
+    def objective_terms(self, x, condition=None, training=False):
+        """Returns `(loss, reconstruction, kl)`: the scalar training loss and per-example ELBO terms."""
+        loss, terms = self.loss_terms(x, self.condition_vector(condition, "objective_terms"), training=training)
+        return loss, terms["reconstruction"], terms["kl"]
 
-    def objective_terms(self, x, training=False):
-        """Returns `(loss, reconstruction, kl)`: the scalar training loss and per-example ELBO terms.
+    def loss_terms(self, x, condition, training=False):
+        """Returns the loss and the per-example `elbo`, `reconstruction` and `kl`.
 
-        The loss follows `objective`, `beta` and `free_bits`; reconstruction and
-        kl, each of shape (batch,), are the unclamped ELBO terms.
+        The loss follows `objective`, `beta` and `free_bits`; the metrics are the
+        unclamped ELBO terms.
         """
-        z, log_q, posterior = self._posterior_draws(x, self.num_samples, training=training)
-        prior = self.prior_distribution(z.dtype)
-        log_likelihood = self.log_likelihood(x, z, training=training)
-        reconstruction = ops.mean(log_likelihood, axis=0)
-        kl = self._kl(posterior, prior, z, log_q)
+        terms = self._training_terms(x, condition, self.num_samples, training)
+        reconstruction, kl = objectives.elbo_terms(terms)
         if self.objective == "iwae":
-            if log_q is None:
-                log_weights = objectives.log_importance_weights(log_likelihood, z, posterior, prior)
-            else:
-                log_weights = log_likelihood + prior.log_prob(z) - log_q
-            loss = -ops.mean(objectives.importance_weighted_bound(log_weights))
+            loss = -ops.mean(objectives.importance_weighted_bound(objectives.log_importance_weights(terms)))
         else:
             if self.free_bits > 0:
-                kl_per_dim = ops.mean(per_dimension_kl(posterior, prior, z), axis=0)  # (latent_dim,)
+                kl_per_dim = ops.mean(objectives.per_dimension_kl(terms), axis=0)  # (latent_dim,)
                 kl_term = ops.sum(ops.maximum(kl_per_dim, ops.cast(self.free_bits, kl_per_dim.dtype)))
             else:
                 kl_term = ops.mean(kl)
             loss = -ops.mean(reconstruction) + ops.cast(self.beta, kl.dtype) * kl_term
-        return loss, reconstruction, kl
+        return loss, {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
 
-    def log_likelihood(self, x, z, training=False):
-        """Returns log p(x|z) of shape (L, batch) for z of shape (L, batch, latent_dim)."""
-        parameters = self.decoder(ops.reshape(z, (-1, self.latent_dim)), training=training)
-        parameters = ops.reshape(parameters, (ops.shape(z)[0], -1) + tuple(parameters.shape[1:]))
-        distribution = self.likelihood.distribution(parameters, event_ndims=len(self.data_shape))
-        return distribution.log_prob(x)
-
-    # Training ---------------------------------------------------------------------
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.elbo_tracker, self.reconstruction_tracker, self.kl_tracker]
-
-    def train_step(self, data):
-        x = self._unpack_inputs(data)
-        with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self.objective_terms(x, training=True)
-            if self.losses:
-                loss = loss + ops.sum(self.losses)
-            # Under tf.distribute the optimizer sums the replicas' gradients (see the helper).
-            scaled_loss = scale_loss_for_replicas(loss)
-        gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return self._update_metrics(loss, reconstruction, kl)
-
-    def test_step(self, data):
-        x = self._unpack_inputs(data)
-        loss, reconstruction, kl = self.objective_terms(x, training=False)
-        return self._update_metrics(loss, reconstruction, kl)
-
-    def _update_metrics(self, loss, reconstruction, kl):
-        self.loss_tracker.update_state(loss)
-        self.elbo_tracker.update_state(reconstruction - kl)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return step_outputs({m.name: m.result() for m in self.metrics})
-
-    # Input checks -----------------------------------------------------------------
-
-    def _require_built(self):
-        if not self.built or self.latent_dim is None:
-            raise ValueError("The model is not built yet; call `model.build((None, *data_shape))` or fit it first.")
+    def named_encoding(self, x, condition_vector):
+        z_mean, z_log_var = self.encoder(self.with_condition(x, condition_vector), training=False)
+        return {"z_mean": z_mean, "z_log_var": z_log_var}
 
     # Serialization ----------------------------------------------------------------
 
@@ -355,24 +279,12 @@ class VAE(InputChecks, keras.Model):
         config = super().get_config()
         config.update(
             {
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder),
-                "likelihood": keras.saving.serialize_keras_object(self.likelihood),
                 "prior": keras.saving.serialize_keras_object(self.prior),
                 "posterior": keras.saving.serialize_keras_object(self.posterior),
                 "beta": float(keras.ops.convert_to_numpy(self.beta)),
                 "num_samples": self.num_samples,
-                "seed": self.seed,
                 "objective": self.objective,
                 "free_bits": self.free_bits,
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder", "likelihood", "prior", "posterior"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
