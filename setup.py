@@ -16,6 +16,7 @@ setup(
         "keras_vae.layers",
         "keras_vae.models",
         "keras_vae.networks",
+        "keras_vae.plotting",
         "keras_vae.export",
     ],
     package_dir={"keras_vae.export": "export"},

@@ -13,6 +13,7 @@ from keras_vae import plotting
 from keras_vae.data.pipeline import make_dataset
 from keras_vae.data.tables import is_table_file, load_user_table, make_table_dataset
 from keras_vae.data.validation import DataError
+from keras_vae.models.generative_model import PRIOR
 
 
 def is_table_run(settings):
@@ -86,46 +87,28 @@ def conditional_datasets(settings, train, test, table):
     return train_data, settings.steps_per_epoch, test_data
 
 
-class WithLabels:
-    """Adapter giving a conditional model the one-argument `reconstruct(x)` that plotting calls.
-
-    Args:
-        model: a `ConditionalVAE`.
-        labels: int array, the labels of the images that will be reconstructed (in order).
-
-    Example:
-    >>> import numpy as np
-    >>> from keras_vae import ConditionalVAE, MLPDecoder, MLPEncoder
-    >>> model = ConditionalVAE(MLPEncoder(2), MLPDecoder((4,)), num_classes=2, likelihood="gaussian")
-    >>> model.build((None, 4))
-    >>> x = np.zeros((3, 4), "float32")
-    >>> tuple(WithLabels(model, np.array([0, 1, 1])).reconstruct(x).shape)
-    (3, 4)
-    """
-
-    def __init__(self, model, labels):
-        self.model, self.labels = model, labels
-
-    def reconstruct(self, x):
-        return self.model.reconstruct(x, self.labels[: len(x)])
-
-
 def write_figures(model, settings, model_test_images, test_images, test_labels=None):
     """Writes samples.png and reconstructions.png into `settings.out`; returns the names written.
 
-    Flat (tabular) data gets no figures; autoencoders, which have no prior, no samples.png;
-    a conditional VAE's samples cycle through the classes.
+    What is drawn follows what the model can do (the model contract), not its class:
+    flat (tabular) data gets no figures; samples.png needs a prior (`model.can(PRIOR)`)
+    and a model that samples without a given condition (a class-conditional model's
+    samples cycle through the classes; a vector-conditional one has no default);
+    a conditional model reconstructs the test images under their labels.
     """
     if len(model.data_shape) != 3:
         return []
     written = []
-    if hasattr(model, "sample"):
-        plotting.save_figure(plotting.plot_samples(model, n=64, seed=settings.seed), os.path.join(settings.out, "samples.png"))
+    if model.can(PRIOR) and (not model.takes_condition or model.num_classes is not None):
+        fig = plotting.plot_samples(model, n=64, seed=settings.seed)
+        plotting.save_figure(fig, os.path.join(settings.out, "samples.png"))
         written.append("samples.png")
-    reconstructor = WithLabels(model, test_labels) if getattr(model, "is_conditional", False) else model
     plotting.save_figure(
         plotting.plot_reconstructions(
-            reconstructor, model_test_images[:24], originals=None if settings.binarize == "none" else test_images[:24]
+            model,
+            model_test_images[:24],
+            originals=None if settings.binarize == "none" else test_images[:24],
+            condition=test_labels[:24] if model.takes_condition else None,
         ),
         os.path.join(settings.out, "reconstructions.png"),
     )

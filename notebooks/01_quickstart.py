@@ -26,13 +26,13 @@
 # (fewer images and epochs); `KERAS_VAE_DATA_DIR` chooses the TFDS data directory.
 
 # %%
+# %matplotlib inline
 import os
 import tempfile
 import time
 
 import keras
 import numpy as np
-from IPython.display import Image, display
 
 from keras_vae import plotting
 from keras_vae.data import binarize_static, load_tfds_images, make_dataset
@@ -43,11 +43,6 @@ FAST = os.environ.get("KERAS_VAE_FAST") == "1"
 DATA_DIR = os.environ.get("KERAS_VAE_DATA_DIR")  # None: TFDS' default (~/tensorflow_datasets)
 EPOCHS = 2 if FAST else 25
 keras.utils.set_random_seed(0)
-
-
-def show(fig, dpi=72):
-    """Displays a matplotlib figure as a small PNG."""
-    display(Image(plotting.figure_png(fig, dpi=dpi)))
 
 
 # %% [markdown]
@@ -64,7 +59,7 @@ if FAST:
     train_images, test_images, test_labels = train_images[:5000], test_images[:1000], test_labels[:1000]
 test_binary = binarize_static(test_images, seed=1)
 print(f"train {train_images.shape}, test {test_images.shape}, pixel range [{train_images.min()}, {train_images.max()}]")
-show(plotting.image_grid(test_images[:32], rows=4, cols=8, title="Test images"))
+plotting.image_grid(test_images[:32], rows=4, cols=8, title="Test images")
 
 # %% [markdown]
 # ## Model
@@ -102,7 +97,7 @@ print(f"{EPOCHS} epochs in {time.perf_counter() - start:.0f} s; image summaries 
 # information the code keeps about each image, settles at a few tens of nats.
 
 # %%
-show(plotting.plot_training_curves(history.history))
+plotting.plot_training_curves(history.history)
 
 # %% [markdown]
 # ## Samples and reconstructions
@@ -111,10 +106,10 @@ show(plotting.plot_training_curves(history.history))
 # its reconstructions, row by row.
 
 # %%
-show(plotting.plot_samples(model, n=64, seed=0))
+plotting.plot_samples(model, n=64, seed=0)
 
 # %%
-show(plotting.plot_reconstructions(model, test_binary[:16], originals=test_images[:16]))
+plotting.plot_reconstructions(model, test_binary[:16], originals=test_images[:16])
 
 # %% [markdown]
 # ## Test ELBO and importance-sampled log-likelihood

@@ -25,12 +25,12 @@
 # five minutes on two CPU cores.
 
 # %%
+# %matplotlib inline
 import os
 import time
 
 import keras
 import numpy as np
-from IPython.display import Image, display
 
 from keras_vae import plotting
 from keras_vae.data import binarize_static, load_tfds_images, make_dataset, tfds_class_names
@@ -43,11 +43,6 @@ JIT = not FAST  # XLA compiles for seconds, which only pays off over many steps
 BASELINE_EPOCHS = 1 if FAST else 10  # the autoencoders only need to be good enough to draw their codes
 CLASS_NAMES = tfds_class_names("fashion_mnist")  # from the TFDS dataset's label feature
 keras.utils.set_random_seed(0)
-
-
-def show(fig, dpi=72):
-    """Displays a matplotlib figure as a small PNG."""
-    display(Image(plotting.figure_png(fig, dpi=dpi)))
 
 
 # %% [markdown]
@@ -74,7 +69,7 @@ print(
     f"{EPOCHS} epochs in {time.perf_counter() - start:.0f} s; test ELBO {test['val_elbo']:.1f} nats "
     f"(reconstruction {test['val_reconstruction']:.1f}, KL {test['val_kl']:.1f})"
 )
-show(plotting.plot_training_curves(history.history))
+plotting.plot_training_curves(history.history)
 
 # %% [markdown]
 # Two dimensions cost reconstruction quality (a 32-dimensional model reaches a higher ELBO, see
@@ -85,8 +80,8 @@ show(plotting.plot_training_curves(history.history))
 # among the classes: each tile covers the same prior probability.
 
 # %%
-# 29/72 inch per tile at 72 dpi: one screen pixel per image pixel (28 + 1 padding).
-show(plotting.plot_latent_manifold(model, n=15, tile_inches=29 / 72))
+# 0.29 inch per tile at the inline backend's 100 dpi: one screen pixel per image pixel (28 + 1 padding).
+plotting.plot_latent_manifold(model, n=15, tile_inches=0.29)
 
 # %% [markdown]
 # ## Test images in the latent plane
@@ -96,14 +91,12 @@ show(plotting.plot_latent_manifold(model, n=15, tile_inches=29 / 72))
 
 # %%
 pixels = test_images.reshape(len(test_images), -1)
-show(
-    plotting.plot_latent_scatter(
-        {"VAE posterior means": model, "PCA of the pixels": pixels},
-        test_binary,
-        test_labels,
-        class_names=CLASS_NAMES,
-        max_points=2000,
-    )
+plotting.plot_latent_scatter(
+    {"VAE posterior means": model, "PCA of the pixels": pixels},
+    test_binary,
+    test_labels,
+    class_names=CLASS_NAMES,
+    max_points=2000,
 )
 
 # %% [markdown]
@@ -128,9 +121,9 @@ for kind in ("ae", "dae"):
 
 codes = {"VAE": model, **baselines}
 for name, m in codes.items():
-    z = plotting.encode_means(m, test_binary)
+    z = plotting.latent_codes(m, test_binary)
     print(f"{name:>3} codes: mean {np.round(z.mean(axis=0), 2)}, std {np.round(z.std(axis=0), 2)}")
-show(plotting.plot_latent_scatter(codes, test_binary, test_labels, class_names=CLASS_NAMES, max_points=2000))
+plotting.plot_latent_scatter(codes, test_binary, test_labels, class_names=CLASS_NAMES, max_points=2000)
 
 # %% [markdown]
 # What to look for: the KL term pulls the VAE's posterior means towards N(0, 1), so together they
@@ -154,7 +147,7 @@ def first_of(label, skip=0):
 pairs = [(0, 9), (1, 3), (7, 5), (2, 8)]  # trouser -> dress, sneaker -> sandal, ...
 a = np.stack([test_images[first_of(x)] for x, _ in pairs])
 b = np.stack([test_images[first_of(y)] for _, y in pairs])
-show(plotting.plot_interpolation(model, a, b, steps=10))
+plotting.plot_interpolation(model, a, b, steps=10)
 
 # %% [markdown]
 # ## Attribute arithmetic
@@ -164,7 +157,7 @@ show(plotting.plot_interpolation(model, a, b, steps=10))
 
 # %%
 base = test_images[[first_of(7), first_of(7, 1), first_of(5), first_of(8)]]
-show(plotting.plot_attribute_arithmetic(model, test_binary, test_labels, 9, base, class_names=CLASS_NAMES))
+plotting.plot_attribute_arithmetic(model, test_binary, test_labels, 9, base, class_names=CLASS_NAMES)
 
 # %% [markdown]
 # ## Latent traversals
@@ -173,4 +166,4 @@ show(plotting.plot_attribute_arithmetic(model, test_binary, test_labels, 9, base
 # attribute": both move between classes.
 
 # %%
-show(plotting.plot_latent_traversals(model, test_images[first_of(0)], values=np.linspace(-3, 3, 11)))
+plotting.plot_latent_traversals(model, test_images[first_of(0)], values=np.linspace(-3, 3, 11))

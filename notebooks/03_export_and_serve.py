@@ -26,6 +26,7 @@
 # in well under a minute; the full run (10 epochs) takes about two minutes on two CPU cores.
 
 # %%
+# %matplotlib inline
 import json
 import os
 import shutil
@@ -37,7 +38,6 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from IPython.display import Image, display
 
 from keras_vae import plotting
 from keras_vae.data import binarize_static, load_tfds_images, make_dataset
@@ -53,16 +53,10 @@ keras.utils.set_random_seed(0)
 tf.get_logger().setLevel("ERROR")  # the SavedModel writer's and converter's INFO lines would bury the outputs
 
 
-def show(fig, dpi=72):
-    """Displays a matplotlib figure as a small PNG."""
-    display(Image(plotting.figure_png(fig, dpi=dpi)))
-
-
 def compare(rows, names, title):
-    """Shows image batches of equal length as labelled rows, one row per name."""
+    """Returns a figure of image batches of equal length as labelled rows, one row per name."""
     rows = [np.asarray(r, dtype="float32") for r in rows]
-    fig = plotting.labelled_grid(np.concatenate(rows), rows=len(rows), cols=len(rows[0]), title=title, row_labels=names)
-    show(fig, dpi=96)
+    return plotting.image_grid(np.concatenate(rows), rows=len(rows), cols=len(rows[0]), title=title, row_labels=names)
 
 
 # %% [markdown]

@@ -28,13 +28,13 @@
 # the two models) takes about four minutes on two CPU cores.
 
 # %%
+# %matplotlib inline
 import os
 import time
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, display
+from matplotlib.figure import Figure
 
 from keras_vae import plotting
 from keras_vae.data import binarize_static, load_tfds_images, make_dataset, tfds_class_names
@@ -47,11 +47,6 @@ JIT = not FAST  # XLA compiles for seconds, which only pays off over many steps
 LATENT_DIM = 2  # small on purpose: z can hold little beyond style, and it can be drawn
 CLASS_NAMES = tfds_class_names("fashion_mnist")  # from the TFDS dataset's label feature
 keras.utils.set_random_seed(0)
-
-
-def show(fig, dpi=72):
-    """Displays a matplotlib figure as a small PNG."""
-    display(Image(plotting.figure_png(fig, dpi=dpi)))
 
 
 # %% [markdown]
@@ -95,7 +90,7 @@ cvae, vae = models["cvae"], models["vae"]
 # `keras-vae sample RUN_DIR --label K` writes one such class from a run; without `--label`, this grid.
 
 # %%
-show(plotting.plot_class_samples(cvae, per_class=10, seed=0, class_names=CLASS_NAMES, tile_inches=29 / 72))
+plotting.plot_class_samples(cvae, per_class=10, seed=0, class_names=CLASS_NAMES, tile_inches=0.29)
 
 # %% [markdown]
 # ## Style transfer between classes
@@ -104,20 +99,17 @@ show(plotting.plot_class_samples(cvae, per_class=10, seed=0, class_names=CLASS_N
 
 # %%
 picks = np.array([np.flatnonzero(test_labels == k)[0] for k in (0, 1, 7, 8, 9)])
-z_mean, _ = cvae.encode(test_binary[picks], test_labels[picks])
-z_mean = np.asarray(z_mean)
+z_mean = np.asarray(cvae.embed(test_binary[picks], test_labels[picks]))  # the posterior mean of q(z|x, c)
 decoded = np.stack([np.asarray(cvae.decode(z_mean, np.full(len(picks), k))) for k in range(10)], axis=1)
 tiles = np.concatenate([test_images[picks][:, None], decoded], axis=1)
-show(
-    plotting.labelled_grid(
-        tiles.reshape((-1, 28, 28, 1)),
-        rows=len(picks),
-        cols=11,
-        title="A test image's z (first column) decoded with each class",
-        row_labels=[CLASS_NAMES[k] for k in test_labels[picks]],
-        col_labels=["input"] + CLASS_NAMES,
-        tile_inches=29 / 72,
-    )
+plotting.image_grid(
+    tiles.reshape((-1, 28, 28, 1)),
+    rows=len(picks),
+    cols=11,
+    title="A test image's z (first column) decoded with each class",
+    row_labels=[CLASS_NAMES[k] for k in test_labels[picks]],
+    col_labels=["input"] + CLASS_NAMES,
+    tile_inches=0.29,
 )
 
 # %% [markdown]
@@ -128,11 +120,13 @@ show(
 
 # %%
 n_scatter = min(2000, len(test_binary))
-codes = {
-    "VAE: q(z|x)": plotting.encode_means(vae, test_binary[:n_scatter]),
-    "CVAE: q(z|x, c)": plotting.encode_means(cvae, test_binary[:n_scatter], conditions=test_labels[:n_scatter]),
-}
-show(plotting.plot_latent_scatter(codes, labels=test_labels[:n_scatter], class_names=CLASS_NAMES))
+plotting.plot_latent_scatter(
+    {"VAE: q(z|x)": vae, "CVAE: q(z|x, c)": cvae},
+    test_binary[:n_scatter],
+    test_labels[:n_scatter],
+    class_names=CLASS_NAMES,
+    condition=test_labels[:n_scatter],  # given to the models that take a condition: here the CVAE
+)
 
 # %% [markdown]
 # ## Does each sample show the requested class?
@@ -152,13 +146,15 @@ classifier.fit(train_images, train_labels, epochs=1 if FAST else 3, batch_size=1
 _, real_accuracy = classifier.evaluate(test_images, test_labels, verbose=0)
 
 requested = np.repeat(np.arange(10), 100)
-cvae_predicted = classifier.predict(np.asarray(cvae.sample(1000, seed=1, condition=requested)), verbose=0).argmax(axis=1)
+cvae_samples = np.asarray(cvae.sample(1000, seed=1, condition=requested))
+cvae_predicted = classifier.predict(cvae_samples, verbose=0).argmax(axis=1)
 vae_predicted = classifier.predict(np.asarray(vae.sample(1000, seed=1)), verbose=0).argmax(axis=1)
 per_class = np.array([np.mean(cvae_predicted[requested == k] == k) for k in range(10)])
 print(f"classifier accuracy on real test images: {real_accuracy:.3f}")
 print(f"CVAE samples classified as the requested class: {np.mean(cvae_predicted == requested):.3f} (chance 0.100)")
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), sharey=True)
+fig = Figure(figsize=(9, 2.8))
+axes = fig.subplots(1, 2, sharey=True)
 axes[0].bar(range(10), per_class, color="tab:blue")
 axes[0].set_title("CVAE: samples classified as the requested class", fontsize=8)
 axes[1].bar(range(10), np.bincount(vae_predicted, minlength=10) / len(vae_predicted), color="tab:gray")
@@ -169,7 +165,7 @@ for ax in axes:
     ax.tick_params(axis="y", labelsize=7)
     ax.set_ylim(0, 1)
 fig.tight_layout()
-show(fig)
+fig
 
 # %% [markdown]
 # The conditional model mostly delivers the class it is asked for (in the full run about 85 % of its

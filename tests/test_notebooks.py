@@ -9,7 +9,7 @@ jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-# Each notebook's figures (display_data PNG outputs) in fast mode.
+# Each notebook's figures (PNG outputs: a cell ending with a Figure, or display(fig)) in fast mode.
 EXPECTED_FIGURES = {"01_quickstart": 4, "02_latent_space": 7, "03_export_and_serve": 3, "04_conditional": 4}
 
 
@@ -29,6 +29,7 @@ def test_notebook_runs_in_fast_mode(name, fashion_mnist_data_dir, monkeypatch, t
     ).execute()
     outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
-    figures = [out for out in outputs if out.output_type == "display_data" and "image/png" in out.get("data", {})]
+    shown = ("display_data", "execute_result")
+    figures = [out for out in outputs if out.output_type in shown and "image/png" in out.get("data", {})]
     assert len(figures) == EXPECTED_FIGURES[name]
     assert all(len(figure["data"]["image/png"]) > 1000 for figure in figures)

@@ -2,22 +2,25 @@
 
 Writes, into RUN_DIR/figures by default:
 
-    samples.png               images decoded from prior draws (VAE)
-    class_samples.png         one row per class, the same z down each column (cvae)
+    samples.png               images decoded from prior draws (unconditional models)
+    class_samples.png         one row per class, the same z down each column (class-conditional models)
     reconstructions.png       test inputs above their reconstructions
-    manifold.png              the decoded latent grid (latent_dim == 2)
-    traversals.png            one latent dimension varied at a time (latent_dim != 2)
-    latent_scatter.png        test posterior means coloured by class (PCA when latent_dim > 2)
-    interpolation.png         decodings between pairs of test posterior means
-    attribute_arithmetic.png  z + s * (class mean - others' mean) (when the data has labels)
+    manifold.png              the decoded latent grid (latent_dim == 2, unconditional)
+    traversals.png            one latent dimension varied at a time (otherwise)
+    latent_scatter.png        test codes coloured by class (PCA when latent_dim > 2)
+    interpolation.png         decodings between pairs of test codes
+    attribute_arithmetic.png  z + s * (class mean - others' mean) (unconditional, labelled data)
     training_curves.png       ELBO, reconstruction, KL per epoch (from history.csv)
 
-What applies depends on the model: autoencoders (ae, dae) have no prior, so no
-samples, manifold or traversals; a conditional VAE (cvae) gets class_samples.png
-(one row per class, the same z down each column) instead of samples.png, its
-reconstructions and latent scatter use the test labels as the condition, and it
-has no manifold, traversals, interpolation or attribute arithmetic (those decode
-z without a class).
+What applies follows what the model can do (the model contract), not its class.
+Without a prior (autoencoders: ae, dae) there are no samples, manifold or
+traversals. A conditional model (cvae) sees every test image with its label as the
+condition: its reconstructions, codes and traversals use it, and its interpolations
+join two test images of the same class, decoded under that class. Its samples are
+class_samples.png; it gets no manifold (one grid would need one class, and no class
+is more natural than another) and no attribute arithmetic (its attribute vectors
+are class-mean differences, and the class reaches the decoder through the
+condition, not through z).
 
 The test images come from the run's own settings in metrics.json (TFDS dataset
 and data dir, or the user's data with the run's seed and validation fraction),
@@ -85,8 +88,12 @@ def load_test_split(settings, max_examples=None):
     return images, held_out_images_for(settings, images), labels, class_names
 
 
-def _pairs(labels, n_pairs, n):
-    """Indices of up to `n_pairs` pairs of test images, of different classes when labels exist."""
+def _pairs(labels, n_pairs, n, same_class=False):
+    """Indices of up to `n_pairs` disjoint pairs of test images.
+
+    With labels, the two images of a pair are of different classes, or of the same
+    class when `same_class` (a conditional model decodes the path under one class).
+    """
     if labels is None:
         count = min(n_pairs, n // 2)
         return np.arange(count), np.arange(count, 2 * count)
@@ -95,7 +102,9 @@ def _pairs(labels, n_pairs, n):
     for i in range(n):
         if i in used:
             continue
-        j = next((j for j in range(i + 1, n) if j not in used and labels[j] != labels[i]), None)
+        j = next(
+            (j for j in range(i + 1, n) if j not in used and (labels[j] == labels[i]) == same_class), None
+        )
         if j is None:
             continue
         used.update((i, j))
@@ -109,8 +118,11 @@ def _pairs(labels, n_pairs, n):
 def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, attribute_class=None):
     """Writes every figure that applies to the run into `out`; returns the list of paths written.
 
+    Which figures apply is decided from the model contract (`model.can(PRIOR)`,
+    `model.takes_condition`, `model.num_classes`); see the module docstring.
+
     Args:
-        model: the run's VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: the run's model (any kind of the model contract).
         settings: the run's `TrainSettings` (`load_settings`).
         run_dir: str. The run directory (for history.csv).
         out: str. Output directory, created if missing.
@@ -123,53 +135,60 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     >>> write_figures(load_model(run), load_settings(run), run, f"{run}/figures")  # doctest: +SKIP
     """
     from keras_vae import plotting
-    from keras_vae.training_kinds import WithLabels
+    from keras_vae.models.generative_model import PRIOR
 
     seed = settings.seed if seed is None else seed
     originals, images, labels, class_names = load_test_split(settings, max_examples)
     if len(images) < 2:
         raise RunError(f"the run's test split has {len(images)} image; at least 2 are needed for the figures.")
-    conditional = getattr(model, "is_conditional", False)
-    generative = hasattr(model, "sample")  # autoencoders have no prior
-    if conditional and labels is None:
+    if model.takes_condition and labels is None:
         raise RunError("this conditional run's test split has no labels to condition on.")
+    if model.takes_condition and model.num_classes is None:
+        raise RunError("this model is conditioned on vectors; the test split has class labels only.")
+    condition = labels if model.takes_condition else None  # each test image's condition, or None
+
+    def part(index):
+        return None if condition is None else condition[index]
+
     os.makedirs(out, exist_ok=True)
     written = []
 
     def save(fig, name):
         written.append(plotting.save_figure(fig, os.path.join(out, name)))
 
-    if conditional:
+    if model.can(PRIOR) and model.num_classes:
         names = class_names if class_names is not None and len(class_names) == model.num_classes else None
         save(plotting.plot_class_samples(model, per_class=8, seed=seed, class_names=names), "class_samples.png")
-    elif generative:
+    elif model.can(PRIOR) and not model.takes_condition:
         save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(
-            WithLabels(model, labels) if conditional else model,
+            model,
             images[:n_rec],
             originals=None if settings.binarize == "none" else originals[:n_rec],
+            condition=part(slice(n_rec)),
         ),
         "reconstructions.png",
     )
-    if generative and not conditional:
-        if model.latent_dim == 2:
+    if model.can(PRIOR):
+        if model.latent_dim == 2 and not model.takes_condition:
             save(plotting.plot_latent_manifold(model, n=15), "manifold.png")
         else:
-            save(plotting.plot_latent_traversals(model, images[0]), "traversals.png")
-    title = type(model).__name__
-    # q(z|x, c) needs each image's label, so a conditional model's means are encoded here.
-    encoded = plotting.encode_means(model, images, conditions=labels) if conditional else model
+            save(plotting.plot_latent_traversals(model, images[0], condition=part(0)), "traversals.png")
     save(
-        plotting.plot_latent_scatter(encoded, images, labels, class_names=class_names, titles=[title]),
+        plotting.plot_latent_scatter(
+            model, images, labels, class_names=class_names, titles=[type(model).__name__], condition=condition
+        ),
         "latent_scatter.png",
     )
-    if not conditional:
-        first, second = _pairs(labels, 4, len(images))
-        if len(first):
-            save(plotting.plot_interpolation(model, images[first], images[second], steps=10), "interpolation.png")
-    if not conditional and labels is not None and len(np.unique(labels)) > 1:
+    first, second = _pairs(labels, 4, len(images), same_class=model.takes_condition)
+    if len(first):
+        save(
+            plotting.plot_interpolation(model, images[first], images[second], steps=10, condition=part(first)),
+            "interpolation.png",
+        )
+    if not model.takes_condition and labels is not None and len(np.unique(labels)) > 1:
         if attribute_class is None:
             values, counts = np.unique(labels, return_counts=True)
             attribute_class = int(values[np.argmax(counts)])  # the most common class (smallest on ties)

@@ -1,9 +1,9 @@
 """`keras-vae sample RUN_DIR [--n 64] [--seed 0] [--out FILE.png] [--label K]`: a grid of prior samples.
 
-A VAE run: `--n` images decoded from z ~ p(z). A conditional (cvae) run: with
-`--label K`, `--n` images of class K; without it, one row per class, the same z
-down each column (min(--cols, ceil(n / classes)) columns). Autoencoder runs (ae,
-dae) have no prior and cannot be sampled. The same model and seed give a
+A VAE run: `--n` images decoded from z ~ p(z). A class-conditional (cvae) run:
+with `--label K`, `--n` images of class K; without it, one row per class, the same
+z down each column (min(--cols, ceil(n / classes)) columns). Models without a prior
+(autoencoder runs: ae, dae) cannot be sampled. The same model and seed give a
 byte-identical PNG.
 """
 
@@ -46,30 +46,42 @@ def run_class_names(run_dir, num_classes):
 def sample_figure(model, run_dir, n, seed, cols, label=None):
     """Returns `(figure, description)` of the samples `keras-vae sample` writes for `model`.
 
+    Dispatches on what the model can do (the model contract): it needs a prior
+    (`model.can(PRIOR)`); a class-conditional model (`model.num_classes`) takes
+    `label`, and without one draws a grid with one row per class.
+
     Args:
-        model: a loaded VAE, ConditionalVAE (or an autoencoder, which raises RunError).
+        model: a loaded model of any kind (one without a prior raises RunError).
         run_dir: str. The run directory (for a conditional run's class names).
         n, seed, cols: int. As the command-line options.
-        label: int or None. Class of a conditional model.
+        label: int or None. Class of a class-conditional model.
 
     Raises:
         RunError: the model cannot be sampled as asked (no prior, a label for an
-            unconditional model, a label out of range).
+            unconditional model, a label out of range, a vector condition).
     """
+    import numpy as np
+
     from keras_vae import plotting
     from keras_vae.commands.plot import RunError
+    from keras_vae.models.generative_model import PRIOR
 
-    if not hasattr(model, "sample"):
+    if not model.can(PRIOR):
         raise RunError(
-            f"this run's model ({type(model).__name__}) is an autoencoder with no prior to sample from; "
+            f"this run's model ({type(model).__name__}) has no prior to sample from; "
             "`keras-vae plot` draws its reconstructions and latent space."
         )
-    num_classes = getattr(model, "num_classes", None) if getattr(model, "is_conditional", False) else None
-    if label is not None and not num_classes:
+    num_classes = model.num_classes
+    if label is not None and not model.takes_condition:
         raise RunError(
             f"--label {label} given but this model is not conditional; it samples p(z) for all classes. Drop --label."
         )
-    if num_classes and label is not None and not 0 <= label < num_classes:
+    if model.takes_condition and not num_classes:
+        raise RunError(
+            "this model is conditioned on vectors, which `keras-vae sample` cannot give; "
+            "sample it from Python with model.sample(n, seed, condition=vectors)."
+        )
+    if label is not None and not 0 <= label < num_classes:
         raise RunError(f"--label {label} is out of range: this model has {num_classes} classes, 0..{num_classes - 1}.")
     if num_classes and label is None:
         per_class = min(cols, -(-n // num_classes))
@@ -78,13 +90,13 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
         return fig, f"{num_classes} classes x {per_class} samples (seed {seed})"
     cols = min(cols, n)
     if label is None:
-        images, title = model.sample(n, seed=seed), f"Samples from the prior (seed {seed})"
-    else:
-        names = run_class_names(run_dir, num_classes)
-        name = names[label] if names else f"class {label}"
-        images, title = model.sample(n, seed=seed, labels=label), f"Samples of {name} (seed {seed})"
-    fig = plotting.image_grid(images, rows=-(-n // cols), cols=cols, title=title)
-    return fig, f"{n} samples" + ("" if label is None else f" of class {label}") + f" (seed {seed})"
+        return plotting.plot_samples(model, n, seed=seed, cols=cols), f"{n} samples (seed {seed})"
+    names = run_class_names(run_dir, num_classes)
+    name = names[label] if names else f"class {label}"
+    fig = plotting.plot_samples(
+        model, n, seed=seed, cols=cols, condition=np.full(n, label), title=f"Samples of {name} (seed {seed})"
+    )
+    return fig, f"{n} samples of class {label} (seed {seed})"
 
 
 def run(args):
