@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_vae.cli import main as cli_main
 from keras_vae.export import cli as export_cli
 from keras_vae.export import exporter, report, saved_model, serving, tflite
 from keras_vae.models import VAE, build_vae, signatures
@@ -374,7 +375,7 @@ def test_run_dir_without_model(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="no model.keras in .*run; train first with keras-vae train"):
         exporter.export_run(str(tmp_path / "run"), str(tmp_path / "out"))
     parser_args = ["export", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
-    assert export_cli.main(parser_args) == 2
+    assert cli_main(parser_args) == 2
     assert "no model.keras in" in capsys.readouterr().err
     assert _listing(tmp_path) == ["run"]
 
@@ -408,7 +409,7 @@ def test_versions_increment_and_models_config(tmp_path):
 
 def test_cli_export_command(exported, tmp_path, capsys):
     out = tmp_path / "cli_out"
-    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(out), "--name", "fashion"]) == 0
+    assert cli_main(["export", str(exported["run_dir"]), "--out", str(out), "--name", "fashion"]) == 0
     printed = capsys.readouterr().out
     assert "int8" in printed and "exported version 1 of 'fashion'" in printed
     assert (out / "saved_model" / "fashion" / "1" / "saved_model.pb").is_file()

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_vae.cli import main as cli_main
 from keras_vae.export import exporter, family, report, saved_model, tflite
 from keras_vae.models import signatures
-from keras_vae.export import cli as export_cli
 from keras_vae.models.builder import build_model, build_vae
 from keras_vae.models.loading import ModelLoadError
 from tests.helpers import random_images
@@ -245,7 +245,7 @@ def test_vae_sample_signature_and_metadata_use_the_models_own_prior(tmp_path):
 
 
 def _fail(args, capsys):
-    code = export_cli.main(args)
+    code = cli_main(args)
     return code, capsys.readouterr().err
 
 
@@ -279,7 +279,7 @@ def test_cli_exports_a_cvae_run_directory(exported, tmp_path, capsys):
     model = exported["model"]
     model.save(run_dir / "model.keras")
     out = tmp_path / "exported"
-    assert export_cli.main(["export", str(run_dir), "--out", str(out), "--name", "fashion"]) == 0, capsys.readouterr().err
+    assert cli_main(["export", str(run_dir), "--out", str(out), "--name", "fashion"]) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert printed.startswith("cvae") and "int8" in printed and "exported version 1 of 'fashion'" in printed
     result = json.loads((out / "export_report.json").read_text())
