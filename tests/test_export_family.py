@@ -8,6 +8,7 @@ full int8 a max pixel error of 0.06, the bound test_export.py measured and verif
 the VAE (the tiny models here stay under 0.01).
 """
 
+import fcntl
 import json
 import os
 
@@ -52,17 +53,17 @@ def exported(request, tmp_path_factory):
     """One model of each kind saved as a run's model.keras and exported with `export_model`.
 
     200 verification draws keep it fast. Under pytest-xdist the export is made once per
-    run and shared by the workers (a file lock, as the fashion_mnist fixture does).
+    run and shared by the workers: the first to take the file lock exports, the others wait and read.
     """
-    from keras_vae.data.tfds_images import _interprocess_lock
-
     kind = request.param
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = tmp_path_factory.getbasetemp().parent / "export_family" / kind
     else:
         root = tmp_path_factory.mktemp(f"export_{kind}")
     out = root / "export" / "out"
-    with _interprocess_lock(root / ".lock"):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not (out / "export_report.json").is_file():
             fitted(kind).save(root / "model.keras")
             exporter.export_model(exporter.load_run_model(str(root)), str(out), name=kind, num_draws=200)
