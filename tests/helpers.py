@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.models import build_vae
+
 
 def assert_config_round_trip(obj):
     """`from_config(get_config())` rebuilds an object with the same config."""
@@ -96,6 +98,19 @@ def bernoulli_elbo_reference(model, x, seed, condition=None):
 def random_images(n=16, shape=(28, 28, 1), seed=0):
     """Uniform grey images in [0, 1], float32."""
     return np.random.default_rng(seed).uniform(size=(n,) + tuple(shape)).astype("float32")
+
+
+def compiled_binary_vae(latent_dim, shape=(8, 8, 1), **options):
+    """Returns a compiled small VAE (Adam 1e-2, XLA) and 32 binary images to fit it on.
+
+    Args:
+        latent_dim: int.
+        shape: tuple, default (8, 8, 1). The images' shape.
+        **options: `build_vae` options (prior, posterior, ...).
+    """
+    model = build_vae(shape, latent_dim=latent_dim, seed=0, **options)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
+    return model, (random_images(32, shape) > 0.5).astype("float32")
 
 
 class AffineEncoder(keras.layers.Layer):
