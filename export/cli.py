@@ -2,6 +2,9 @@
 
 import sys
 
+from keras_vae.export.exporter import export_run
+from keras_vae.export.report import format_table
+
 
 def add_parser(subparsers):
     """Adds the `export` subcommand to an argparse subparsers object; returns its parser.
@@ -29,9 +32,6 @@ def add_parser(subparsers):
 
 def run(args):
     """Runs the export for parsed arguments; prints the report table; returns the exit code."""
-    from keras_vae.export.exporter import export_run
-    from keras_vae.export.report import format_table
-
     try:
         report = export_run(args.run_dir, args.out, name=args.name, version=args.version, seed=args.seed)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
@@ -40,16 +40,3 @@ def run(args):
     print(format_table(report))
     print(f"exported version {report['version']} of {report['name']!r} to {args.out}")
     return 0
-
-
-def main(argv=None):
-    """Runs `keras-vae export ...` standalone (until keras_vae/cli.py wires it in)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="keras-vae")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,12 @@
 """Exports a training run (RUN_DIR/model.keras) to SavedModel + TFLite with a verification report.
 
-Every model kind `keras-vae train --model` writes goes through the same pipeline; only
-the signatures, the decoder's inputs and the latent draws differ (`keras_vae.export.family`):
+Every model kind `keras-vae train --model` writes goes through the same pipeline. The
+signatures are the model's own (`model.export_endpoints()`); the decoder's inputs and the
+latent draws follow from what it can do (`keras_vae.export.family`):
 
-    vae       encode, decode, reconstruct, sample, elbo; decoder z -> E[x|z]
+    vae       reconstruct, encode, decode, sample, elbo; decoder z -> E[x|z]
     cvae      the same signatures, each taking the condition too; decoder (z, condition)
-    ae, dae   encode, decode, reconstruct (no prior: no sample, no elbo); decoder z -> E[x|z]
+    ae, dae   reconstruct, encode, decode (no prior: no sample, no elbo); decoder z -> E[x|z]
 
 Layout of OUT_DIR:
 
@@ -35,8 +36,8 @@ def load_run_model(run_dir):
 
     Raises:
         FileNotFoundError: run_dir is no directory, or holds no model.keras.
-        ValueError: model.keras is corrupt or unsafe (`ModelLoadError`), holds a model of
-            another kind than `family.KINDS`, or an unbuilt one.
+        ValueError: model.keras is corrupt or unsafe (`ModelLoadError`), holds no keras_vae
+            model, or an unbuilt one.
 
     Example:
     >>> load_run_model("/nonexistent/run")  # doctest: +ELLIPSIS
@@ -56,7 +57,7 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     """Exports a built model of any kind to `out_dir` (layout in the module docstring); returns the report.
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: built keras_vae model of any kind.
         out_dir: str.
         name: str, default "vae". Served model name.
         version: int or None, default None (next free version).
@@ -68,8 +69,13 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     Raises:
         ValueError: another kind of model, or an unbuilt one. FileExistsError: the version exists already.
 
-    Example:
-    >>> report = export_model(model, "/tmp/export")  # doctest: +SKIP
+    Example (`export_run` shows a whole export):
+    >>> import tempfile
+    >>> from keras_vae import VAE, MLPDecoder, MLPEncoder
+    >>> export_model(VAE(MLPEncoder(2), MLPDecoder((4,))), tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    ValueError: Cannot export an unbuilt model: its input shape and latent size are unknown. ...
     """
     saved_model_lib.require_built(model)
     out_dir = os.path.abspath(out_dir)
@@ -136,9 +142,15 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
         a model of another kind. FileExistsError: the version exists.
 
     Example:
-    >>> report = export_run("runs/default", "exports/default")  # doctest: +SKIP
-    >>> report["tflite"]["int8"]["max_abs_pixel_difference"] < 0.05  # doctest: +SKIP
-    True
+    >>> import tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> run_dir, out_dir = tempfile.mkdtemp(), os.path.join(tempfile.mkdtemp(), "exported")
+    >>> build_model("vae", (4,), latent_dim=2, likelihood="gaussian").save(os.path.join(run_dir, "model.keras"))
+    >>> report = export_run(run_dir, out_dir, num_draws=20)
+    >>> report["version"], sorted(report["tflite"])
+    (1, ['dynamic_int8', 'float16', 'float32', 'int8'])
+    >>> sorted(os.listdir(out_dir))
+    ['export_report.json', 'saved_model', 'tflite']
     """
     model = load_run_model(run_dir)
     return export_model(model, out_dir, name=name, version=version, num_draws=num_draws, seed=seed)

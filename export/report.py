@@ -2,13 +2,14 @@
 
 Per TFLite variant: file size, max and mean absolute pixel difference from the Keras
 decoder over latent draws (seeded; `keras_vae.export.family.latent_draws`: the model's
-own prior for a VAE, with conditions cycling through the classes for a ConditionalVAE,
-Gaussian draws at the codes' scale for an autoencoder), and single-image latency in the
+own prior when it has one, Gaussian draws at the codes' scale otherwise, with conditions
+cycling through the classes for a conditional model), and single-image latency in the
 LiteRT interpreter. For the SavedModel: the largest absolute difference per signature
 from the Keras model, with the SavedModel re-run in a separate Python process that
 imports only TensorFlow (as TF Serving would run it: no keras_vae, no
 tensorflow-probability). The fields are the same for every model kind; "kind" and
-"signatures" say which model and which signatures (an autoencoder has no sample/elbo).
+"signatures" say which model and which signatures (`model.export_endpoints()`: a model
+without a prior has no sample, one without a bound no elbo).
 """
 
 import json
@@ -22,9 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.export import family
-from keras_vae.models.signatures import stateless_elbo_terms
+from keras_vae.export.tflite import feed_decoder, load_interpreter, run_decoder
 from keras_vae.models.builder import model_kind_name
-from keras_vae.likelihoods import Bernoulli
+from keras_vae.models.signatures import stateless_elbo_terms
 
 REPORT_FILE = "export_report.json"
 
@@ -64,7 +65,13 @@ def run_in_subprocess(saved_model_dir, calls, timeout=300):
         process's signature names and which of keras_vae/tensorflow_probability/keras it loaded.
 
     Example:
-    >>> outputs, info = run_in_subprocess(path, [("a", "sample", {"seed": 1, "count": 2})])  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.export.saved_model import export_saved_model
+    >>> from keras_vae.models.builder import build_model
+    >>> path = export_saved_model(build_model("vae", (4,), latent_dim=2), tempfile.mkdtemp())
+    >>> outputs, info = run_in_subprocess(path, [("a", "sample", {"seed": np.int32(1), "count": np.int32(3)})])
+    >>> outputs["a"]["images"].shape, "keras_vae" in info["modules"]
+    ((3, 4), False)
     """
     with tempfile.TemporaryDirectory() as tmp:
         arrays, plan = {}, []
@@ -93,74 +100,76 @@ def run_in_subprocess(saved_model_dir, calls, timeout=300):
 
 
 def keras_reference_calls(model, images, z, seed=0, count=8):
-    """Returns `(calls, expected)`: one call per signature and the Keras model's outputs for it.
+    """Returns `(calls, expected)`: one call per signature the model serves and the Keras model's outputs for it.
 
-    A ConditionalVAE's calls also pass the condition (labels cycling through the classes);
-    an autoencoder's have no `sample` or `elbo` (`family.SIGNATURES`).
+    The calls follow `model.export_endpoints()`, whose first signature is called as
+    `serving_default` too. Each signature's inputs are filled by name: "images", "z",
+    "seed", "count", and the condition of a conditional model (`family.signature_condition`:
+    labels cycling through the classes), one per example of the batch it goes with
+    (`count` of them for `sample`). A signature the Keras model has no reference
+    computation for here is left out (`saved_model_report` lists it as unchecked).
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: built keras_vae model of any kind.
         images: float32 array (n, *data_shape).
         z: float32 array (m, latent_dim).
         seed: int, default 0. Seed of `sample` and `elbo`.
         count: int, default 8. Images drawn by `sample`.
+
+    Example:
+    >>> from keras_vae.models.builder import build_model
+    >>> model = build_model("cvae", (4,), latent_dim=2, num_classes=3)
+    >>> calls, expected = keras_reference_calls(model, np.zeros((2, 4)), np.zeros((5, 2)), count=3)
+    >>> [(call_id, sorted(inputs)) for call_id, _, inputs in calls][-2:]
+    [('sample', ['labels', 'seed']), ('elbo', ['images', 'labels', 'seed'])]
+    >>> expected["sample"]["images"].shape
+    (3, 4)
     """
-    kind = model_kind_name(model)
     images = np.asarray(images, dtype="float32")
     z = np.asarray(z, dtype="float32")
-    conditional = kind == "cvae"
-    # The signatures' condition inputs, and the float vectors the decoder sees for them.
-    images_condition = family.signature_condition(model, len(images)) if conditional else {}
-    z_condition = family.signature_condition(model, len(z)) if conditional else {}
-    image_vectors = family.condition_vectors(model, images_condition) if conditional else None
-    z_vectors = family.condition_vectors(model, z_condition) if conditional else None
-    parameters = np.asarray(family.decoder_parameters(model, tf.constant(z), z_vectors))
-    decoded = np.asarray(model.likelihood.mean(parameters))
-    decode = {"probabilities": decoded, "logits": parameters} if isinstance(model.likelihood, Bernoulli) else {"mean": decoded}
-    if conditional:
-        reconstruction = np.asarray(model.reconstruct(images, image_vectors))
-        z_mean, z_log_var = (np.asarray(t) for t in model.encode(images, image_vectors))
-    else:
-        reconstruction = np.asarray(model.reconstruct(images))
-    calls = [
-        ("serving_default", "serving_default", {"images": images, **images_condition}),
-        ("encode", "encode", {"images": images, **images_condition}),
-        ("decode", "decode", {"z": z, **z_condition}),
-        ("reconstruct", "reconstruct", {"images": images, **images_condition}),
-    ]
-    expected = {
-        "serving_default": {"reconstruction": reconstruction},
-        "decode": decode,
-        "reconstruct": {"reconstruction": reconstruction},
+    # The condition of each batch ({} without one): the images', the latents' and the samples'.
+    conditions = {
+        "images": family.signature_condition(model, len(images)),
+        "z": family.signature_condition(model, len(z)),
+        "count": family.signature_condition(model, count),
     }
-    if not family.has_prior(model):
-        expected["encode"] = {"z": np.asarray(model.encode(images))}
-        return calls, expected
-    if not conditional:
-        z_mean, z_log_var = (np.asarray(t) for t in model.encode(images))
-    expected["encode"] = {"z_mean": z_mean, "z_log_var": z_log_var}
-    seed_in = np.int32(seed)
-    if conditional:
-        sample_condition = family.signature_condition(model, count)
-        calls.append(("sample", "sample", {"seed": seed_in, **sample_condition}))
-        samples = model.sample(count, seed=seed, condition=family.condition_vectors(model, sample_condition))
-    else:
-        calls.append(("sample", "sample", {"seed": seed_in, "count": np.int32(count)}))
-        samples = model.sample(count, seed=seed)
-    calls.append(("elbo", "elbo", {"images": images, "seed": seed_in, **images_condition}))
-    elbo, rec, kl = (np.asarray(t) for t in stateless_elbo_terms(model, images, seed, image_vectors))
-    expected["sample"] = {"images": np.asarray(samples)}
-    expected["elbo"] = {"elbo": elbo, "reconstruction": rec, "kl": kl}
+    image_vectors = family.condition_vectors(model, conditions["images"])
+    references = {
+        "reconstruct": lambda: {"reconstruction": model.reconstruct(images, image_vectors)},
+        "encode": lambda: model.named_encoding(tf.constant(images), image_vectors),
+        "decode": lambda: model.likelihood.named_outputs(
+            family.decoder_parameters(model, tf.constant(z), family.condition_vectors(model, conditions["z"]))
+        ),
+        "sample": lambda: {
+            "images": model.sample(count, seed=seed, condition=family.condition_vectors(model, conditions["count"]))
+        },
+        "elbo": lambda: dict(zip(("elbo", "reconstruction", "kl"), stateless_elbo_terms(model, images, seed, image_vectors))),
+    }
+    values = {"images": images, "z": z, "seed": np.int32(seed), "count": np.int32(count)}
+    calls, expected = [], {}
+    for index, endpoint in enumerate(model.export_endpoints(checks=False)):
+        if endpoint.name not in references:
+            continue
+        names = [spec.name for spec in endpoint.input_signature]
+        batch = next((name for name in ("images", "z") if name in names), "count")
+        available = {**values, **conditions[batch]}
+        inputs = {name: available[name] for name in names}
+        outputs = {key: np.asarray(value) for key, value in references[endpoint.name]().items()}
+        call_ids = ["serving_default", endpoint.name] if index == 0 else [endpoint.name]
+        for call_id in call_ids:
+            calls.append((call_id, call_id, inputs))
+            expected[call_id] = outputs
     return calls, expected
 
 
 def saved_model_report(model, saved_model_dir, images=None, num_latents=64, seed=0):
     """Returns `{signature: max abs difference}` between the SavedModel (separate process) and Keras.
 
-    `elbo` differences are in nats (sums over all pixels), the rest in output units.
+    `elbo` differences are in nats (sums over all pixels), the rest in output units. Signatures
+    without a Keras reference (`keras_reference_calls`) are listed under "unchecked".
 
     Args:
-        model: built model of any kind (`family.KINDS`).
+        model: built keras_vae model of any kind.
         saved_model_dir: str.
         images: float32 array or None (uniform noise in [0, 1], seeded).
         num_latents: int, default 64. Latent draws fed to `decode` (`family.latent_draws`).
@@ -178,7 +187,11 @@ def saved_model_report(model, saved_model_dir, images=None, num_latents=64, seed
         if sorted(got) != sorted(wanted):
             raise AssertionError(f"Signature {call_id} returned {sorted(got)}, expected {sorted(wanted)}.")
         differences[call_id] = max(float(np.max(np.abs(got[k] - wanted[k]))) for k in wanted)
-    return {"max_abs_difference": differences, "subprocess": info}
+    result = {"max_abs_difference": differences, "subprocess": info}
+    unchecked = sorted(set(info["signatures"]) - set(differences))
+    if unchecked:
+        result["unchecked"] = unchecked
+    return result
 
 
 def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200):
@@ -187,12 +200,10 @@ def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200)
     Args:
         model: built model of any kind.
         path: str, a .tflite decoder.
-        num_draws: int, default 1000. Latent draws (`family.latent_draws`: a VAE's prior, seeded).
+        num_draws: int, default 1000. Latent draws (`family.latent_draws`: the prior's when there is one, seeded).
         seed: int, default 0.
         latency_runs: int, default 200. Timed single-image invocations (median reported).
     """
-    from keras_vae.export.tflite import feed_decoder, load_interpreter, run_decoder
-
     inputs = family.latent_draws(model, num_draws, seed=seed)
     expected = family.decoded_mean(model, inputs)
     interpreter = load_interpreter(path)
@@ -215,34 +226,31 @@ def tflite_variant_report(model, path, num_draws=1000, seed=0, latency_runs=200)
     }
 
 
-def draws_description(model):
-    """Returns what the TFLite error figures were measured on, in words."""
-    kind = model_kind_name(model)
-    if kind == "vae":
-        return f"z ~ p(z), the model's {type(model.prior).__name__} prior"
-    if kind == "cvae":
-        cycle = f"labels cycling 0..{model.num_classes - 1}" if model.num_classes else "standard normal condition vectors"
-        return f"z ~ p(z), the model's {type(model.prior).__name__} prior, with {cycle}"
-    return "Gaussian draws at the empirical mean and scale of the codes of decoded N(0, I) draws (no prior)"
-
-
 def build_report(model, saved_model_dir=None, tflite_paths=None, num_draws=1000, seed=0):
     """Returns the export report dict for a SavedModel and/or TFLite decoders of any model kind.
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: built keras_vae model of any kind.
         saved_model_dir: str or None. A `<base>/<name>/<version>` directory to re-run.
         tflite_paths: dict {variant: path} or None (`export_tflite_decoders`' result).
         num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
 
     Example:
-    >>> report = build_report(model, "out/saved_model/vae/1", {"float32": "out/tflite/decoder_float32.tflite"})  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.export.tflite import export_tflite_decoders
+    >>> from keras_vae.models.builder import build_model
+    >>> model = build_model("ae", (4,), latent_dim=2)
+    >>> report = build_report(model, tflite_paths=export_tflite_decoders(model, tempfile.mkdtemp(), variants=["float32"]))
+    >>> report["kind"], report["signatures"]
+    ('ae', ['serving_default', 'reconstruct', 'encode', 'decode'])
+    >>> report["tflite"]["float32"]["max_abs_pixel_difference"] < 1e-5
+    True
     """
     report = {
         "kind": model_kind_name(model),
         "signatures": ["serving_default"] + [endpoint.name for endpoint in model.export_endpoints()],
-        "latent_draws": draws_description(model),
+        "latent_draws": family.draws_description(model),
         "latent_dim": int(model.latent_dim),
         "data_shape": [int(d) for d in model.data_shape],
         "likelihood": type(model.likelihood).__name__,

@@ -1,29 +1,28 @@
-"""SavedModel export of a VAE in TF Serving layout (`base_dir/<name>/<version>/`).
+"""SavedModel export of any keras_vae model in TF Serving layout (`base_dir/<name>/<version>/`).
 
-For a VAE the SavedModel carries five signatures under the "serve" tag, each with named
-inputs and outputs and a `None` batch dimension (a ConditionalVAE's take the condition
-as well: `keras_vae.export.conditional`; an Autoencoder or DenoisingAutoencoder has
-encode, decode and reconstruct only: `keras_vae.export.autoencoder`):
+The signatures are the model's own (`model.export_endpoints()`, defined for every kind in
+`keras_vae.models.signatures`), all under the "serve" tag, with named inputs and outputs
+and a `None` batch dimension. For a VAE:
 
     serving_default  same as `reconstruct` (added first, so ExportArchive makes it the default)
-    encode           images (B, *data_shape) float32   -> z_mean, z_log_var (B, latent_dim)
+    reconstruct      images (B, *data_shape) float32   -> reconstruction: E[x|z] at z = posterior mean
+    encode           images                            -> z_mean, z_log_var (B, latent_dim)
     decode           z (B, latent_dim) float32         -> Bernoulli: probabilities, logits
                                                           Gaussian: mean         (B, *data_shape)
-    reconstruct      images                            -> reconstruction: E[x|z] at z = posterior mean
     sample           seed () int32, count () int32     -> images (count, *data_shape): E[x|z], z ~ p(z)
     elbo             images, seed () int32             -> elbo, reconstruction, kl (B,), nats per example
 
-`reconstruct` is the default because it is the whole model (images in, images out),
-the signature a client that names none most plausibly wants.
+A conditional model's signatures also take the condition ("labels" or "condition"; `sample`
+then draws one image per condition); a model without a prior (an autoencoder) has no
+`sample`, one without a bound no `elbo`. `reconstruct` is the default because it is the
+whole model (images in, images out), the signature a client that names none most
+plausibly wants.
 
 Randomness is stateless: `sample` and `elbo` draw their noise with stateless ops from
 the `seed` input, so the same seed gives the same outputs, and serving replicas agree.
-`sample` draws z exactly as `VAE.sample(count, seed)` does (tfp with the stateless
-seed `[0, seed]`), so the SavedModel reproduces the Keras model's samples.
-`elbo` is a one-sample estimate: z = z_mean + exp(z_log_var / 2) * eps with
-eps = stateless_normal(seed=[0, seed]) (full-covariance / flow posteriors: z and log q(z|x) from
-`model.posterior.sample_and_log_prob` at that eps); reconstruction = log p(x|z); kl is analytic
-(closed form KL(q(z|x) || p(z)), Monte Carlo at the same z when no closed form exists).
+`sample` draws z exactly as `model.sample(count, seed)` does, so the SavedModel
+reproduces the Keras model's samples; `elbo` is a one-sample estimate with
+eps = stateless_normal(seed=[0, seed]) through the model's own `bound_terms`.
 """
 
 import os
@@ -76,7 +75,13 @@ def build_archive(model, checks=True):
         checks: bool, default True. Include shape, NaN/Inf and count checks on the inputs.
 
     Example:
-    >>> build_archive(model).write_out("/tmp/vae/1")  # doctest: +SKIP
+    >>> import tempfile
+    >>> import tensorflow as tf
+    >>> from keras_vae.models.builder import build_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "1")
+    >>> build_archive(build_model("ae", (4,), latent_dim=2)).write_out(path, verbose=False)
+    >>> sorted(tf.saved_model.load(path).signatures)
+    ['decode', 'encode', 'reconstruct', 'serving_default']
     """
     require_built(model)
     archive = new_archive(model)
@@ -86,7 +91,12 @@ def build_archive(model, checks=True):
 
 
 def next_version(model_dir):
-    """Returns 1 + the highest integer version directory in `model_dir` (1 when none)."""
+    """Returns 1 + the highest integer version directory in `model_dir` (1 when none).
+
+    Example:
+    >>> next_version("/nonexistent/models/vae")
+    1
+    """
     if not os.path.isdir(model_dir):
         return 1
     versions = [int(n) for n in os.listdir(model_dir) if re.fullmatch(r"\d+", n)]
@@ -97,7 +107,7 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
     """Writes the model as a SavedModel to `base_dir/<name>/<version>/`; returns that path.
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: built keras_vae model of any kind.
         base_dir: str. TF Serving's model base directory.
         name: str, default "vae". The served model's name.
         version: int or None, default None (1 + the highest existing version, 1 for the first).
@@ -108,9 +118,13 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
         FileExistsError: the version directory exists already (never overwritten).
 
     Example:
-    >>> path = export_saved_model(model, "/tmp/models")  # doctest: +SKIP
-    >>> path  # doctest: +SKIP
-    '/tmp/models/vae/1'
+    >>> import tempfile
+    >>> import tensorflow as tf
+    >>> from keras_vae.models.builder import build_model
+    >>> base_dir = tempfile.mkdtemp()
+    >>> path = export_saved_model(build_model("vae", (4,), latent_dim=2), base_dir)
+    >>> os.path.relpath(path, base_dir), sorted(tf.saved_model.load(path).signatures)
+    ('vae/1', ['decode', 'elbo', 'encode', 'reconstruct', 'sample', 'serving_default'])
     """
     require_built(model)
     model_dir = os.path.join(base_dir, name)
@@ -158,8 +172,16 @@ def write_models_config(base_dir, name="vae", base_path_prefix=None):
             inside a container); default the absolute `base_dir`.
 
     Example:
-    >>> write_models_config("/tmp/models", "vae")  # doctest: +SKIP
-    '/tmp/models/models.config'
+    >>> import tempfile
+    >>> path = write_models_config(tempfile.mkdtemp(), "vae", base_path_prefix="/models")
+    >>> print(open(path).read(), end="")
+    model_config_list {
+      config {
+        name: "vae"
+        base_path: "/models/vae"
+        model_platform: "tensorflow"
+      }
+    }
     """
     names = [name] if isinstance(name, str) else list(name)
     path = os.path.join(base_dir, "models.config")

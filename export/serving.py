@@ -51,9 +51,9 @@ def predict_request(model_name, signature_name, inputs, version=None):
         version: int or None, default None (the server's latest version).
 
     Example:
-    >>> request = predict_request("vae", "sample", {"seed": 1, "count": 2})  # doctest: +SKIP
-    >>> request.model_spec.signature_name  # doctest: +SKIP
-    'sample'
+    >>> request = predict_request("vae", "sample", {"seed": 1, "count": 2})
+    >>> request.model_spec.signature_name, sorted(request.inputs)
+    ('sample', ['count', 'seed'])
     """
     from tensorflow_serving.apis import predict_pb2
 
@@ -87,7 +87,13 @@ def run_rest(loaded, body):
         body: dict from `rest_body` (or its JSON text).
 
     Example:
-    >>> run_rest(tf.saved_model.load(path), rest_body("sample", {"seed": 1, "count": 2}))  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.export.saved_model import export_saved_model
+    >>> from keras_vae.models.builder import build_model
+    >>> loaded = tf.saved_model.load(export_saved_model(build_model("vae", (3,), latent_dim=2), tempfile.mkdtemp()))
+    >>> outputs = run_rest(loaded, rest_body("sample", {"seed": 1, "count": 2}))["outputs"]
+    >>> np.shape(outputs["images"])
+    (2, 3)
     """
     body = json.loads(body if isinstance(body, str) else json.dumps(body))
     function = _signature(loaded, body.get("signature_name", "serving_default"))
@@ -108,8 +114,13 @@ def run_predict_request(loaded, request):
         request: `PredictRequest` (or its serialized bytes).
 
     Example:
-    >>> response = run_predict_request(loaded, predict_request("vae", "decode", {"z": z}))  # doctest: +SKIP
-    >>> images = response_arrays(response)["probabilities"]  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.export.saved_model import export_saved_model
+    >>> from keras_vae.models.builder import build_model
+    >>> loaded = tf.saved_model.load(export_saved_model(build_model("vae", (3,), latent_dim=2), tempfile.mkdtemp()))
+    >>> response = run_predict_request(loaded, predict_request("vae", "decode", {"z": np.zeros((4, 2))}))
+    >>> sorted((name, value.shape) for name, value in response_arrays(response).items())
+    [('logits', (4, 3)), ('probabilities', (4, 3))]
     """
     from tensorflow_serving.apis import predict_pb2
 

@@ -1,4 +1,4 @@
-"""TFLite (LiteRT) decoders for on-device sampling: z (and a cvae's condition) -> pixel means.
+"""TFLite (LiteRT) decoders for on-device sampling: z (and a model's condition) -> pixel means.
 
 Each variant is converted from a SavedModel holding one `decode` signature (not with
 `TFLiteConverter.from_keras_model`, which fails on many Keras 3 models) and restricted
@@ -13,14 +13,15 @@ to builtin ops, so a stock LiteRT runtime without the Flex delegate runs it:
                    edges), so callers feed latents and get pixel values without knowing
                    scales and zero points
 
-Inputs: "z", float32 (batch, latent_dim); for a ConditionalVAE also "condition",
-float32 (batch, condition_dim), the one-hot label of a class model. The order of a
-model's input tensors is the converter's, not the signature's: look inputs up by name
-through the "decode" signature (`run_decoder` does). Output: the mean of p(x|z), float32
-(batch, *data_shape): "probabilities" in [0, 1] for a Bernoulli likelihood, "mean"
-for the others. No random ops in the graph: draw z on the device.
-`decoder_metadata.json` beside the files records the kind, the inputs, the image shape,
-and how to draw z (the prior's components for a mixture or VampPrior).
+Inputs: "z", float32 (batch, latent_dim); for a model that takes a condition also
+"condition", float32 (batch, dim), the one-hot label of a class model
+(`keras_vae.export.family.decoder_input_specs`). The order of a model's input tensors
+is the converter's, not the signature's: look inputs up by name through the "decode"
+signature (`run_decoder` does). Output: the mean of p(x|z), float32 (batch,
+*data_shape), named by the likelihood (`Likelihood.mean_name`): "probabilities" in
+[0, 1] for a Bernoulli likelihood, "mean" for the others. No random ops in the graph:
+draw z on the device. `decoder_metadata.json` beside the files records the kind, the
+inputs, the image shape, and how to draw z (the prior's components for a mixture or VampPrior).
 """
 
 import json
@@ -35,7 +36,6 @@ import tensorflow as tf
 from keras_vae.export import family
 from keras_vae.export.saved_model import new_archive, require_built
 from keras_vae.models.builder import model_kind_name
-from keras_vae.likelihoods import Bernoulli
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 METADATA_FILE = "decoder_metadata.json"
@@ -44,25 +44,25 @@ METADATA_FILE = "decoder_metadata.json"
 _BUILTIN_OP = re.compile(r"[A-Z0-9_]+")
 
 
-def output_name(model):
-    """Returns the decoder output's name: "probabilities" (Bernoulli) or "mean" (others)."""
-    return "probabilities" if isinstance(model.likelihood, Bernoulli) else "mean"
-
-
 def write_decoder_saved_model(model, path):
-    """Writes a SavedModel whose only signature, `decode`, maps z (and a cvae's condition) to E[x|z].
+    """Writes a SavedModel whose only signature, `decode`, maps z (and a model's condition) to E[x|z].
 
     No checks and no random ops, so every op converts to a builtin TFLite op.
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: built keras_vae model of any kind.
         path: str. Output directory.
 
     Example:
-    >>> write_decoder_saved_model(model, "/tmp/decoder_sm")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> model = build_model("vae", (4,), latent_dim=2, likelihood="gaussian")
+    >>> path = write_decoder_saved_model(model, os.path.join(tempfile.mkdtemp(), "decoder"))
+    >>> sorted(tf.saved_model.load(path).signatures)  # the one signature is also the default
+    ['decode', 'serving_default']
     """
     require_built(model)
-    name = output_name(model)
+    name = model.likelihood.mean_name
 
     def decode(z, condition=None):
         return {name: model.likelihood.mean(family.decoder_parameters(model, z, condition))}
@@ -112,8 +112,13 @@ def convert_decoder(saved_model_dir, variant, path, calibration=None):
         ValueError: unknown variant, or a model that needs non-builtin (Flex/custom) ops.
 
     Example:
-    >>> convert_decoder("/tmp/decoder_sm", "float16", "/tmp/decoder_float16.tflite")  # doctest: +SKIP
-    '/tmp/decoder_float16.tflite'
+    >>> import os, tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> tmp = tempfile.mkdtemp()
+    >>> decoder = write_decoder_saved_model(build_model("vae", (4,), latent_dim=2), os.path.join(tmp, "decoder"))
+    >>> path = convert_decoder(decoder, "float16", os.path.join(tmp, "decoder_float16.tflite"))
+    >>> non_builtin_ops(path)
+    []
     """
     if variant == "int8" and calibration is None:
         raise ValueError("The int8 variant needs calibration inputs (keras_vae.export.family.calibration_inputs).")
@@ -133,7 +138,11 @@ def load_interpreter(path, num_threads=1):
     """Returns an allocated LiteRT interpreter for a .tflite file (ai_edge_litert, else tf.lite).
 
     Example:
-    >>> interpreter = load_interpreter("out/tflite/decoder_float32.tflite")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> path = export_tflite_decoders(build_model("vae", (4,), latent_dim=2), tempfile.mkdtemp(), variants=["float32"])
+    >>> [detail["name"] for detail in load_interpreter(path["float32"]).get_output_details()]
+    ['StatefulPartitionedCall:0']
     """
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -148,7 +157,10 @@ def op_names(path):
     """Returns the sorted op names of a .tflite file, as written (before any delegate takes ops over).
 
     Example:
-    >>> op_names("out/tflite/decoder_float32.tflite")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> path = export_tflite_decoders(build_model("vae", (4,), latent_dim=2), tempfile.mkdtemp(), variants=["float32"])
+    >>> op_names(path["float32"])
     ['FULLY_CONNECTED', 'LOGISTIC', 'RESHAPE']
     """
     try:
@@ -173,7 +185,7 @@ def non_builtin_ops(path):
 
 
 def decoder_input_details(interpreter):
-    """Returns `{input name: tensor details}` of a TFLite decoder: "z", and "condition" for a cvae."""
+    """Returns `{input name: tensor details}` of a TFLite decoder: "z", and "condition" for a conditional model."""
     return interpreter.get_signature_runner("decode").get_input_details()
 
 
@@ -190,17 +202,24 @@ def feed_decoder(interpreter, inputs):
 
 
 def run_decoder(interpreter, z, condition=None):
-    """Decodes latents z (batch, latent_dim), and a cvae's float condition, with a loaded TFLite decoder.
+    """Decodes latents z (batch, latent_dim), and a model's float condition, with a loaded TFLite decoder.
 
     Resizes the batch as needed.
 
     Args:
         interpreter: from `load_interpreter`.
         z: float array (batch, latent_dim).
-        condition: float array (batch, condition_dim) or None; one-hot labels for a class cvae.
+        condition: float array (batch, dim) or None; one-hot labels for a class model.
 
     Example:
-    >>> images = run_decoder(load_interpreter(path), np.zeros((4, 8), "float32"))  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> model = build_model("cvae", (4,), latent_dim=2, num_classes=3)
+    >>> path = export_tflite_decoders(model, tempfile.mkdtemp(), variants=["float32"])["float32"]
+    >>> z, labels = np.zeros((5, 2), "float32"), np.array([0, 1, 2, 0, 1])
+    >>> images = run_decoder(load_interpreter(path), z, np.eye(3, dtype="float32")[labels])
+    >>> images.shape, bool(np.allclose(images, model.decode(z, labels), atol=1e-5))
+    ((5, 4), True)
     """
     inputs = {"z": np.asarray(z, dtype="float32")}
     if condition is not None:
@@ -226,7 +245,7 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
     """Converts the model's decoder to TFLite variants; returns {variant: path} (plus "metadata").
 
     Args:
-        model: built VAE, ConditionalVAE, Autoencoder or DenoisingAutoencoder.
+        model: built keras_vae model of any kind.
         out_dir: str. Directory for `decoder_<variant>.tflite` and `decoder_metadata.json`.
         calibration_images: float array (n, *data_shape) or None. Real images whose latents
             join the int8 calibration set (`family.calibration_inputs` says what None uses).
@@ -237,9 +256,13 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
         ValueError: unbuilt model, unknown variant, or a variant that needs non-builtin ops.
 
     Example:
-    >>> paths = export_tflite_decoders(model, "/tmp/tflite")  # doctest: +SKIP
-    >>> sorted(paths)  # doctest: +SKIP
-    ['dynamic_int8', 'float16', 'float32', 'int8', 'metadata']
+    >>> import tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> paths = export_tflite_decoders(build_model("ae", (4,), latent_dim=2), tempfile.mkdtemp(), variants=["int8"])
+    >>> sorted(paths)
+    ['int8', 'metadata']
+    >>> json.load(open(paths["metadata"]))["output"]
+    {'name': 'probabilities', 'dtype': 'float32', 'shape': [None, 4]}
     """
 
     require_built(model)
@@ -254,7 +277,7 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
             {"name": spec.name, "dtype": "float32", "shape": [None, int(spec.shape[-1])]}
             for spec in family.decoder_input_specs(model)
         ],
-        "output": {"name": output_name(model), "dtype": "float32", "shape": [None, *map(int, model.data_shape)]},
+        "output": {"name": model.likelihood.mean_name, "dtype": "float32", "shape": [None, *map(int, model.data_shape)]},
         "latent_dim": int(model.latent_dim),
         "data_shape": [int(d) for d in model.data_shape],
         "likelihood": type(model.likelihood).__name__,
@@ -262,11 +285,12 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
         "variants": {},
     }
     metadata["input"] = metadata["inputs"][0]  # "z", as before conditional models
-    if family.is_conditional(model):
+    spec = model.condition_spec
+    if spec is not None:
         metadata["condition"] = (
-            {"num_classes": model.num_classes, "encoding": "one-hot float32 label"}
-            if model.num_classes is not None
-            else {"condition_dim": int(model.condition_dim), "encoding": "float32 vector"}
+            {"num_classes": spec.num_classes, "encoding": "one-hot float32 label"}
+            if spec.num_classes is not None
+            else {"condition_dim": spec.dim, "encoding": "float32 vector"}
         )
     paths = {}
     scratch = tempfile.mkdtemp(prefix=".decoder-sm-", dir=out_dir)

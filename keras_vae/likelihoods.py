@@ -26,6 +26,8 @@ class Likelihood(keras.layers.Layer):
     parameters_per_value = 1
     #: Closed interval the data must lie in, or None for the whole real line.
     support = None
+    #: Name of E[x|z] among the exported outputs (`named_outputs`, the TFLite decoder's output).
+    mean_name = "mean"
 
     def parameter_channels(self, channels):
         """Number of decoder output channels needed for data with `channels` channels."""
@@ -43,8 +45,8 @@ class Likelihood(keras.layers.Layer):
         return self.mean(parameters)
 
     def named_outputs(self, parameters):
-        """Returns what a `decode` signature serves for the decoder's outputs: `{"mean": E[x|z]}`."""
-        return {"mean": self.mean(parameters)}
+        """Returns what a `decode` signature serves for the decoder's outputs: `{mean_name: E[x|z]}`."""
+        return {self.mean_name: self.mean(parameters)}
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -63,6 +65,8 @@ class Bernoulli(Likelihood):
     """
 
     support = (0.0, 1.0)
+    # E[x|z] of a Bernoulli is the pixels' probability of being on.
+    mean_name = "probabilities"
 
     def distribution(self, parameters, event_ndims):
         return tfd.Independent(
@@ -75,7 +79,7 @@ class Bernoulli(Likelihood):
 
     def named_outputs(self, parameters):
         """Returns `{"probabilities": sigmoid(logits), "logits": logits}` (clients threshold either)."""
-        return {"probabilities": self.mean(parameters), "logits": parameters}
+        return {self.mean_name: self.mean(parameters), "logits": parameters}
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")

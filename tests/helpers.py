@@ -1,9 +1,12 @@
-"""Shared test helpers: serialization round trips and small reference models."""
+"""Shared test helpers: serialization round trips, small reference models and independent bounds."""
 
 import os
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from keras_vae.models import build_vae
 
 
 def assert_config_round_trip(obj):
@@ -60,9 +63,53 @@ def assert_vae_round_trip(model, images, tmp_path, atol=1e-6):
     return restored
 
 
+def export_noise(batch, dim, seed):
+    """The eps (batch, dim) an exported `elbo` signature draws for `seed`: N(0, 1) from the stateless seed [0, seed]."""
+    return np.asarray(tf.random.stateless_normal((batch, dim), seed=[0, seed]), np.float64)
+
+
+def diagonal_gaussian_kl(mean, variance):
+    """KL(N(mean, diag(variance)) || N(0, I)) per row, in nats (closed form, NumPy)."""
+    return 0.5 * np.sum(variance + mean**2 - 1.0 - np.log(variance), axis=-1)
+
+
+def bernoulli_elbo_reference(model, x, seed, condition=None):
+    """Per-example `(elbo, reconstruction, kl)` of an exported `elbo` signature, recomputed in NumPy.
+
+    For a VAE with a diagonal Gaussian posterior, a N(0, I) prior and a Bernoulli
+    likelihood, from the encoder's and decoder's outputs only: z = mean + exp(log_var / 2)
+    * eps at the signature's noise (`export_noise`), log p(x|z) = sum x log sigmoid(l) +
+    (1 - x) log sigmoid(-l), and the closed-form KL. Nothing of keras_vae's bound code runs.
+    """
+    assert type(model.prior).__name__ == "StandardNormal", "the closed-form KL here is against N(0, I)"
+    x = np.asarray(x, np.float64)
+    z_mean, z_log_var = (np.asarray(t, np.float64) for t in model.encode(x.astype("float32"), condition))
+    z = z_mean + np.exp(0.5 * z_log_var) * export_noise(len(x), z_mean.shape[1], seed)
+    vector = model.condition_vector(condition)
+    logits = np.asarray(model.decoder(model.with_condition(z.astype("float32"), vector)), np.float64)
+    # log sigmoid(l) = -log(1 + exp(-l)), stably.
+    log_p = -(x * np.logaddexp(0.0, -logits) + (1 - x) * np.logaddexp(0.0, logits))
+    reconstruction = log_p.reshape(len(x), -1).sum(axis=-1)
+    kl = diagonal_gaussian_kl(z_mean, np.exp(z_log_var))
+    return reconstruction - kl, reconstruction, kl
+
+
 def random_images(n=16, shape=(28, 28, 1), seed=0):
     """Uniform grey images in [0, 1], float32."""
     return np.random.default_rng(seed).uniform(size=(n,) + tuple(shape)).astype("float32")
+
+
+def compiled_binary_vae(latent_dim, shape=(8, 8, 1), **options):
+    """Returns a compiled small VAE (Adam 1e-2, XLA) and 32 binary images to fit it on.
+
+    Args:
+        latent_dim: int.
+        shape: tuple, default (8, 8, 1). The images' shape.
+        **options: `build_vae` options (prior, posterior, ...).
+    """
+    model = build_vae(shape, latent_dim=latent_dim, seed=0, **options)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
+    return model, (random_images(32, shape) > 0.5).astype("float32")
 
 
 class AffineEncoder(keras.layers.Layer):

@@ -14,11 +14,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats
 
+from keras_vae.cli import main as cli_main
 from keras_vae.export import cli as export_cli
 from keras_vae.export import exporter, report, saved_model, serving, tflite
-from keras_vae.models import VAE, build_vae, signatures
+from keras_vae.models import VAE, build_vae
 from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
+from tests.helpers import LinearGaussianOracle, bernoulli_elbo_reference, diagonal_gaussian_kl, export_noise
 
 LATENT_DIM = 8
 DATA_SHAPE = (28, 28, 1)
@@ -201,8 +204,63 @@ def test_elbo_signature(exported):
     # The KL is analytic, so it equals the Keras model's (whatever its noise).
     _, kl = model.elbo_terms(tf.constant(images))
     np.testing.assert_allclose(a["kl"], np.asarray(kl), rtol=1e-5, atol=1e-5)
-    reference = signatures.stateless_elbo_terms(model, images, 4)
-    np.testing.assert_allclose(a["elbo"], np.asarray(reference[0]), rtol=1e-5, atol=1e-3)
+    # Against NumPy formulas at the signature's noise, not against the function the signature traces.
+    reference = bernoulli_elbo_reference(model, images, 4)
+    for key, value in zip(("elbo", "reconstruction", "kl"), reference):
+        np.testing.assert_allclose(a[key], value, rtol=1e-5, atol=1e-3, err_msg=key)
+
+
+def _oracle_elbo(oracle, tmp_path, x, seed, **encoder):
+    """The exported `elbo` signature of the oracle's VAE (`encoder`: a perturbed posterior) on x."""
+    path = saved_model.export_saved_model(oracle.vae(**encoder), str(tmp_path))
+    elbo = tf.saved_model.load(path).signatures["elbo"]
+    return {key: value.numpy().astype(np.float64) for key, value in elbo(images=tf.constant(x), seed=tf.constant(seed)).items()}
+
+
+def _oracle_reconstruction(oracle, x, z):
+    """log p(x|z) of the linear-Gaussian model: x ~ N(W z + b, s^2 I)."""
+    return stats.norm(z @ oracle.w.T + oracle.b, oracle.s).logpdf(x).sum(axis=-1)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_elbo_signature_with_the_exact_posterior_meets_the_exact_log_likelihood(seed, tmp_path):
+    """Linear-Gaussian oracle, q(z|x) = p(z|x): log p(x|z) + log p(z) - log q(z|x) = log p(x) for every z."""
+    oracle = LinearGaussianOracle()
+    x = oracle.sample(16)
+    terms = _oracle_elbo(oracle, tmp_path, x, seed)
+    mean, variance = oracle.exact_posterior(x)
+    z = mean + np.sqrt(variance) * export_noise(len(x), mean.shape[1], seed)  # the z the signature drew
+    log_prior = stats.norm().logpdf(z).sum(axis=-1)
+    log_posterior = stats.norm(mean, np.sqrt(variance)).logpdf(z).sum(axis=-1)
+    np.testing.assert_allclose(terms["reconstruction"] + log_prior - log_posterior, oracle.log_marginal(x), atol=1e-3)
+    np.testing.assert_allclose(terms["reconstruction"], _oracle_reconstruction(oracle, x, z), atol=1e-3)
+    np.testing.assert_allclose(terms["kl"], diagonal_gaussian_kl(mean, variance), atol=1e-4)
+    np.testing.assert_allclose(terms["elbo"], terms["reconstruction"] - terms["kl"], atol=1e-4)
+
+
+def test_elbo_signature_of_a_perturbed_posterior_is_below_log_likelihood_by_the_posterior_kl(tmp_path):
+    """Linear-Gaussian oracle, q != p(z|x): each draw against closed forms, and E[elbo] = log p(x) - KL(q || p(z|x))."""
+    oracle = LinearGaussianOracle(seed=1)
+    x = oracle.sample(8)
+    rng = np.random.default_rng(2)
+    matrix = oracle.encoder_matrix + 0.3 * rng.normal(size=oracle.encoder_matrix.shape)
+    log_var = np.log(np.diag(oracle.posterior_cov)) + np.array([0.8, -0.6])
+    repeats = 20_000  # draws per example, all in one call: each row of the batch gets its own noise
+    many = np.repeat(x, repeats, axis=0)
+    terms = _oracle_elbo(oracle, tmp_path, many, 3, matrix=matrix, log_var=log_var)
+    q_mean, q_var = (many - oracle.b) @ matrix.T, np.exp(log_var)
+    z = q_mean + np.sqrt(q_var) * export_noise(len(many), 2, 3)
+    np.testing.assert_allclose(terms["reconstruction"], _oracle_reconstruction(oracle, many, z), atol=1e-3)
+    np.testing.assert_allclose(terms["kl"], diagonal_gaussian_kl(q_mean, q_var), atol=1e-4)
+    # Closed form: ELBO = log p(x) - KL(q(z|x) || p(z|x)), both diagonal Gaussians.
+    p_mean, p_var = oracle.exact_posterior(x)
+    q_mean = q_mean[::repeats]
+    gap = 0.5 * np.sum(np.log(p_var / q_var) + (q_var + (q_mean - p_mean) ** 2) / p_var - 1, axis=-1)
+    assert np.all(gap > 0.05)
+    draws = terms["elbo"].reshape(len(x), repeats)
+    mean_elbo, standard_error = draws.mean(axis=1), draws.std(axis=1) / np.sqrt(repeats)  # 0.015-0.075 nats here
+    assert np.all(np.abs(mean_elbo - (oracle.log_marginal(x) - gap)) <= 5 * standard_error)
+    assert np.all(mean_elbo < oracle.log_marginal(x))
 
 
 # REST bodies and PredictRequests -----------------------------------------------------
@@ -374,7 +432,7 @@ def test_run_dir_without_model(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="no model.keras in .*run; train first with keras-vae train"):
         exporter.export_run(str(tmp_path / "run"), str(tmp_path / "out"))
     parser_args = ["export", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
-    assert export_cli.main(parser_args) == 2
+    assert cli_main(parser_args) == 2
     assert "no model.keras in" in capsys.readouterr().err
     assert _listing(tmp_path) == ["run"]
 
@@ -408,7 +466,7 @@ def test_versions_increment_and_models_config(tmp_path):
 
 def test_cli_export_command(exported, tmp_path, capsys):
     out = tmp_path / "cli_out"
-    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(out), "--name", "fashion"]) == 0
+    assert cli_main(["export", str(exported["run_dir"]), "--out", str(out), "--name", "fashion"]) == 0
     printed = capsys.readouterr().out
     assert "int8" in printed and "exported version 1 of 'fashion'" in printed
     assert (out / "saved_model" / "fashion" / "1" / "saved_model.pb").is_file()

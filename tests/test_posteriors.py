@@ -17,7 +17,7 @@ from keras_vae.posteriors import (
     diagonal_gaussian,
     get_posterior,
 )
-from tests.helpers import assert_config_round_trip, assert_vae_round_trip, random_images
+from tests.helpers import assert_config_round_trip, assert_vae_round_trip, compiled_binary_vae, random_images
 
 RNG = np.random.default_rng(0)
 D = 3
@@ -126,10 +126,7 @@ def test_every_posterior_round_trips_its_config(name):
 
 @pytest.mark.parametrize("posterior", ["full_covariance", "iaf"])
 def test_vae_with_a_richer_posterior_trains_evaluates_and_round_trips(posterior, tmp_path):
-    shape = (8, 8, 1)
-    model = build_vae(shape, latent_dim=D, posterior=posterior, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
-    x = (random_images(32, shape) > 0.5).astype("float32")
+    model, x = compiled_binary_vae(D, posterior=posterior)
     history = model.fit(x, epochs=3, batch_size=16, verbose=0).history
     assert np.all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0]
     # The training KL (Monte Carlo at the draws) agrees with the posterior's own log_prob.

@@ -1,16 +1,14 @@
 """Learned priors: normalisation, Monte Carlo KL, sampling, and saving inside a VAE."""
 
-import keras
 import numpy as np
 import pytest
 from scipy import integrate
 
 from keras_vae import objectives
-from keras_vae.models import build_vae
 from keras_vae.networks.mlp import MLPEncoder
 from keras_vae.posteriors import diagonal_gaussian
 from keras_vae.priors import PRIORS, MixtureOfGaussians, StandardNormal, VampPrior, get_prior
-from tests.helpers import assert_config_round_trip, assert_vae_round_trip, random_images
+from tests.helpers import assert_config_round_trip, assert_vae_round_trip, compiled_binary_vae
 
 
 def mixture(latent_dim, num_components=4, seed=0):
@@ -115,10 +113,7 @@ def test_every_prior_round_trips_its_config(name):
 
 @pytest.mark.parametrize("prior", ["mixture", "vamp"])
 def test_vae_with_a_learned_prior_trains_samples_and_round_trips(prior, tmp_path):
-    shape = (8, 8, 1)
-    model = build_vae(shape, latent_dim=3, prior=prior, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
-    x = (random_images(32, shape) > 0.5).astype("float32")
+    model, x = compiled_binary_vae(3, prior=prior)
     before = [w.numpy().copy() for w in model.prior.trainable_weights]
     history = model.fit(x, epochs=2, batch_size=16, verbose=0).history
     assert np.all(np.isfinite(history["loss"]))
