@@ -11,6 +11,9 @@ import os
 import sys
 
 from keras_vae.commands.arguments import positive_int
+from keras_vae.data import tfds_class_names
+from keras_vae.models.generative_model import PRIOR
+from keras_vae.runs import Run, RunError
 
 
 def add_parser(subparsers):
@@ -32,13 +35,10 @@ def add_parser(subparsers):
 
 def run_class_names(run_dir, num_classes):
     """Returns the class names of a run's TFDS dataset when they are known and fit, else None."""
-    from keras_vae.commands.plot import RunError, load_settings
-    from keras_vae.data import tfds_class_names
-
     try:
-        settings = load_settings(run_dir)
+        settings = Run(run_dir).settings()
     except RunError:
-        return None  # names only label the rows; a run without metrics.json still samples
+        return None  # names only label the rows; a run without readable settings still samples
     names = None if settings.data else tfds_class_names(settings.dataset)
     return names if names is not None and len(names) == num_classes else None
 
@@ -47,27 +47,27 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
     """Returns `(figure, description)` of the samples `keras-vae sample` writes for `model`.
 
     Args:
-        model: a loaded VAE, ConditionalVAE (or an autoencoder, which raises RunError).
-        run_dir: str. The run directory (for a conditional run's class names).
+        model: a loaded model that can sample (`model.can(PRIOR)`); others raise RunError.
+        run_dir: str. The run directory (for a class-conditional run's class names).
         n, seed, cols: int. As the command-line options.
-        label: int or None. Class of a conditional model.
+        label: int or None. Class of a class-conditional model.
 
     Raises:
-        RunError: the model cannot be sampled as asked (no prior, a label for an
-            unconditional model, a label out of range).
+        RunError: the model cannot be sampled as asked (no prior, a label for a model
+            without classes, a label out of range).
     """
     from keras_vae import plotting
-    from keras_vae.commands.plot import RunError
 
-    if not hasattr(model, "sample"):
+    if not model.can(PRIOR):
         raise RunError(
-            f"this run's model ({type(model).__name__}) is an autoencoder with no prior to sample from; "
+            f"this run's model ({type(model).__name__}) has no prior to sample from; "
             "`keras-vae plot` draws its reconstructions and latent space."
         )
-    num_classes = getattr(model, "num_classes", None) if getattr(model, "is_conditional", False) else None
+    num_classes = model.num_classes
     if label is not None and not num_classes:
         raise RunError(
-            f"--label {label} given but this model is not conditional; it samples p(z) for all classes. Drop --label."
+            f"--label {label} given but this model is not conditional on classes; it samples p(z) for all "
+            "classes. Drop --label."
         )
     if num_classes and label is not None and not 0 <= label < num_classes:
         raise RunError(f"--label {label} is out of range: this model has {num_classes} classes, 0..{num_classes - 1}.")
@@ -82,7 +82,7 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
     else:
         names = run_class_names(run_dir, num_classes)
         name = names[label] if names else f"class {label}"
-        images, title = model.sample(n, seed=seed, labels=label), f"Samples of {name} (seed {seed})"
+        images, title = model.sample(n, seed=seed, condition=label), f"Samples of {name} (seed {seed})"
     fig = plotting.image_grid(images, rows=-(-n // cols), cols=cols, title=title)
     return fig, f"{n} samples" + ("" if label is None else f" of class {label}") + f" (seed {seed})"
 
@@ -90,20 +90,19 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
 def run(args):
     """Runs `keras-vae sample`; returns the exit code (0 ok, 2 error)."""
     from keras_vae import plotting
-    from keras_vae.commands.plot import RunError, load_model
 
-    n, seed, cols = getattr(args, "n", 64), getattr(args, "seed", 0), getattr(args, "cols", 8)
-    out = getattr(args, "out", None) or os.path.join(args.run_dir, f"samples-seed{seed}.png")
+    n, seed, cols = args.n, args.seed, args.cols
+    out = args.out or os.path.join(args.run_dir, f"samples-seed{seed}.png")
     try:
         if n < 1 or cols < 1:
             raise RunError(f"--n and --cols must be positive integers, got {n} and {cols}.")
         if not out.lower().endswith(".png"):
             raise RunError(f"--out must name a .png file, got {out}.")
-        model = load_model(args.run_dir)
+        model = Run(args.run_dir).load_model()
         directory = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(directory):
             raise RunError(f"the output directory {directory} does not exist.")
-        fig, description = sample_figure(model, args.run_dir, n, seed, cols, getattr(args, "label", None))
+        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label)
         plotting.save_figure(fig, out)
     except (RunError, ValueError, OSError) as error:
         print(f"keras-vae sample: error: {error}", file=sys.stderr)
