@@ -10,7 +10,8 @@ encode, decode and reconstruct only: `keras_vae.export.autoencoder`):
     decode           z (B, latent_dim) float32         -> Bernoulli: probabilities, logits
                                                           Gaussian: mean         (B, *data_shape)
     reconstruct      images                            -> reconstruction: E[x|z] at z = posterior mean
-    sample           seed () int32, count () int32     -> images (count, *data_shape): E[x|z], z ~ p(z)
+    sample           seed () int32, count () int32     -> images (count, *data_shape): E[x|z], z ~ p(z);
+                                                          0 <= count <= MAX_SAMPLE_COUNT (4096) per request
     elbo             images, seed () int32             -> elbo, reconstruction, kl (B,), nats per example
 
 `reconstruct` is the default because it is the whole model (images in, images out),
@@ -38,6 +39,9 @@ from keras_vae.posteriors import DiagonalGaussian, diagonal_gaussian
 
 SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
 DEFAULT_SIGNATURE = "reconstruct"
+# Images one `sample` request may ask for: a client's count (10**9, say) would otherwise be
+# an out-of-memory error on the server; more images take several requests.
+MAX_SAMPLE_COUNT = 4096
 
 
 def require_built(model):
@@ -178,7 +182,13 @@ def build_archive(model, checks=True):
 
     def sample(seed, count):
         if checks:
-            with tf.control_dependencies([tf.debugging.assert_non_negative(count, "count must be >= 0")]):
+            with tf.control_dependencies([
+                tf.debugging.assert_non_negative(count, "count must be >= 0"),
+                tf.debugging.assert_less_equal(
+                    count, MAX_SAMPLE_COUNT,
+                    f"count must be <= {MAX_SAMPLE_COUNT} (MAX_SAMPLE_COUNT) per request; ask in several requests",
+                ),
+            ]):
                 count = tf.identity(count)
         z = _prior_sample(model, count, seed)
         return {"images": model.likelihood.mean(model.decoder(z, training=False))}

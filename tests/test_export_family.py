@@ -20,6 +20,7 @@ from keras_vae.export import exporter, family, report, saved_model, tflite
 from keras_vae.export import cli as export_cli
 from keras_vae.models.builder import build_model, build_vae
 from keras_vae.models.loading import ModelLoadError
+from keras_vae.runs import Run
 from tests.helpers import random_images
 
 SHAPE = (8, 8, 1)
@@ -64,11 +65,11 @@ def exported(request, tmp_path_factory):
     with _interprocess_lock(root / ".lock"):
         if not (out / "export_report.json").is_file():
             fitted(kind).save(root / "model.keras")
-            exporter.export_model(exporter.load_run_model(str(root)), str(out), name=kind, num_draws=200)
+            exporter.export_model(Run(str(root)).load_model(), str(out), name=kind, num_draws=200)
     version_dir = out / "saved_model" / kind / "1"
     return {
         "kind": kind,
-        "model": exporter.load_run_model(str(root)),
+        "model": Run(str(root)).load_model(),
         "out": out,
         "report": json.loads((out / "export_report.json").read_text()),
         "loaded": tf.saved_model.load(str(version_dir)),
