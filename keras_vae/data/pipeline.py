@@ -194,6 +194,8 @@ def make_epoch_dataset(
         steps=steps if steps_per_epoch else None, drop_remainder=bool(steps_per_epoch),
     )
     dataset = tf.data.Dataset.range(int(initial_epoch), int(epochs)).flat_map(one_epoch)
+    # flat_map hides the length from tf.data; Keras wants it (progress bars, no end-of-data warnings).
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(max(int(epochs) - int(initial_epoch), 0) * steps))
     return dataset.prefetch(tf.data.AUTOTUNE), steps
 
 
@@ -252,6 +254,9 @@ def make_dataset(
     # restart its sequence with every iterator: each epoch would be the same).
     keys = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True).take(1)
     dataset = keys.map(lambda key: tf.math.floormod(key, _MAX_EPOCH_KEY)).flat_map(one_epoch)
+    # flat_map hides the length from tf.data; Keras wants it (it warns at the end of data of unknown length).
+    batches = len(x) // int(batch_size) if drop_remainder else math.ceil(len(x) / int(batch_size))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY if repeat else batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
