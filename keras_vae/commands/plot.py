@@ -165,9 +165,9 @@ def run(args):
         if max_examples is not None and max_examples < 2:
             raise RunError(f"--max-examples must be at least 2, got {max_examples}.")
         run = Run(args.run_dir)
-        # The settings first: a run without them is refused before any work.
-        settings = run.settings()
         model = run.load_model()
+        # Before any figure: a run without readable settings is refused, never drawn with defaults.
+        settings = run.settings()
         written = write_figures(
             model,
             settings,
