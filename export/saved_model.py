@@ -11,7 +11,7 @@ encode, decode and reconstruct only: `keras_vae.export.autoencoder`):
                                                           Gaussian: mean         (B, *data_shape)
     reconstruct      images                            -> reconstruction: E[x|z] at z = posterior mean
     sample           seed () int32, count () int32     -> images (count, *data_shape): E[x|z], z ~ p(z);
-                                                          0 <= count <= MAX_SAMPLE_COUNT (4096) per request
+                                                          0 <= count <= MAX_SAMPLE_COUNT (10,000) per call
     elbo             images, seed () int32             -> elbo, reconstruction, kl (B,), nats per example
 
 `reconstruct` is the default because it is the whole model (images in, images out),
@@ -39,9 +39,9 @@ from keras_vae.posteriors import DiagonalGaussian, diagonal_gaussian
 
 SIGNATURES = ("serving_default", "encode", "decode", "reconstruct", "sample", "elbo")
 DEFAULT_SIGNATURE = "reconstruct"
-# Images one `sample` request may ask for: a client's count (10**9, say) would otherwise be
-# an out-of-memory error on the server; more images take several requests.
-MAX_SAMPLE_COUNT = 4096
+# The most images one call of the `sample` signature draws: a larger count would exhaust a
+# server's memory (10**9 28x28 images are 3 TB), so it fails with a clear error instead.
+MAX_SAMPLE_COUNT = 10_000
 
 
 def require_built(model):
@@ -186,7 +186,8 @@ def build_archive(model, checks=True):
                 tf.debugging.assert_non_negative(count, "count must be >= 0"),
                 tf.debugging.assert_less_equal(
                     count, MAX_SAMPLE_COUNT,
-                    f"count must be <= {MAX_SAMPLE_COUNT} (MAX_SAMPLE_COUNT) per request; ask in several requests",
+                    f"count must be at most {MAX_SAMPLE_COUNT} (MAX_SAMPLE_COUNT) per call; split larger requests "
+                    "into several calls with different seeds",
                 ),
             ]):
                 count = tf.identity(count)
