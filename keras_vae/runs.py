@@ -196,25 +196,30 @@ def count_classes(*labels):
 
 
 class ConditionedModel:
-    """A model with one split's conditions fixed, for figure code that calls `reconstruct(x)`.
+    """A model with one split's conditions attached, for figure code that calls `reconstruct(x)`.
 
-    `reconstruct(x)` is the model's `reconstruct(x, condition)` with the first `len(x)`
-    conditions (None for a model that takes no condition), so the same figure code draws
-    every model kind.
+    `reconstruct(x)` is the model's `reconstruct(x, condition)`: with the first `len(x)`
+    conditions when the model takes a condition (`model.takes_condition`), with None
+    otherwise, so the same figure code draws every model kind. It exists while
+    `keras_vae.plotting.plot_reconstructions` takes no condition of its own.
 
     Args:
         model: a keras_vae model.
-        condition: the split's per-example conditions (labels) when `model.takes_condition`, else None.
+        condition: the split's per-example conditions (its labels), or None.
 
     Example:
-    >>> reconstructions = ConditionedModel(model, labels).reconstruct(images[:8])  # doctest: +SKIP
+    >>> reconstructions = ConditionedModel(model, split.labels).reconstruct(images[:8])  # doctest: +SKIP
     """
 
     def __init__(self, model, condition):
         self.model, self.condition = model, condition
 
     def reconstruct(self, x):
-        return self.model.reconstruct(x, None if self.condition is None else self.condition[: len(x)])
+        if not self.model.takes_condition:
+            return self.model.reconstruct(x)
+        if self.condition is None:
+            raise RunError(f"this {type(self.model).__name__} takes a condition, but the split has none to give it.")
+        return self.model.reconstruct(x, self.condition[: len(x)])
 
 
 class Run:

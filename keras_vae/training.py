@@ -107,7 +107,7 @@ def write_figures(model, settings, test, run_dir):
     images = test.examples[:24]
     plotting.save_figure(
         plotting.plot_reconstructions(
-            ConditionedModel(model, test.labels if model.takes_condition else None),
+            ConditionedModel(model, test.labels),
             model_inputs(settings, images),
             originals=None if settings.binarize == "none" else images,
         ),

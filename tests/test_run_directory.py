@@ -257,3 +257,18 @@ def test_commands_report_a_broken_metrics_json_without_a_traceback(tmp_path, cap
     assert err.startswith(f"keras-vae {command}: error: {run / 'metrics.json'}")
     assert re.search(message, err) and "Traceback" not in err
     assert sorted(os.listdir(run)) == ["metrics.json", "model.keras"]  # no figures, no evaluation.json
+
+
+def test_conditioned_model_gives_the_split_labels_only_to_a_model_that_takes_a_condition():
+    from keras_vae.models import build_model
+    from keras_vae.runs import ConditionedModel
+
+    x = np.random.default_rng(0).random((4, 6, 6, 1)).astype("float32")
+    labels = np.array([0, 1, 2, 1, 0])  # one more than x: the first len(x) are used
+    cvae = build_model("cvae", (6, 6, 1), latent_dim=2, num_classes=3, seed=0)
+    np.testing.assert_allclose(ConditionedModel(cvae, labels).reconstruct(x), cvae.reconstruct(x, labels[:4]), atol=1e-6)
+    assert not np.allclose(ConditionedModel(cvae, labels).reconstruct(x), cvae.reconstruct(x, labels[1:]))
+    with pytest.raises(RunError, match="takes a condition, but the split has none"):
+        ConditionedModel(cvae, None).reconstruct(x)
+    vae = build_model("vae", (6, 6, 1), latent_dim=2, seed=0)
+    np.testing.assert_allclose(ConditionedModel(vae, labels).reconstruct(x), vae.reconstruct(x), atol=1e-6)

@@ -94,7 +94,7 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(
-            ConditionedModel(model, labels if conditional else None),
+            ConditionedModel(model, labels),
             images[:n_rec],
             originals=None if settings.binarize == "none" else originals[:n_rec],
         ),
