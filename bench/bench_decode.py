@@ -92,15 +92,16 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from keras_vae.export.exporter import export_run, load_run_model
+    from keras_vae.export.exporter import export_run
     from keras_vae.export.tflite import VARIANTS
+    from keras_vae.runs import Run
 
     export_dir = args.export or os.path.join(tempfile.mkdtemp(prefix="bench-decode-"), "export")
     if not os.path.exists(os.path.join(export_dir, "export_report.json")):
         export_run(args.run_dir, export_dir)
     with open(os.path.join(export_dir, "export_report.json")) as f:
         export_report = json.load(f)
-    model = load_run_model(args.run_dir)
+    model = Run(args.run_dir).load_model()
     tflite_paths = {v: os.path.join(export_dir, "tflite", f"decoder_{v}.tflite") for v in VARIANTS}
     runners = methods(model, export_report["saved_model"]["path"], tflite_paths, args.threads)
 

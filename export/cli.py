@@ -34,9 +34,13 @@ def run(args):
     """Runs the export for parsed arguments; prints the report table; returns the exit code."""
     try:
         report = export_run(args.run_dir, args.out, name=args.name, version=args.version, seed=args.seed)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    # ValueError: a bad run or model; OSError: a bad --out (a file, a folder that is not an
+    # export, another export running there: keras_vae.locking.LockHeld), or an existing version.
+    except (ValueError, OSError) as error:
         print(f"keras-vae export: error: {error}", file=sys.stderr)
         return 2
     print(format_table(report))
+    for path in report["removed_leftovers"]:
+        print(f"removed {path}, the temporary directory of an export that was interrupted")
     print(f"exported version {report['version']} of {report['name']!r} to {args.out}")
     return 0

@@ -16,41 +16,108 @@ Layout of OUT_DIR:
     tflite/decoder_metadata.json           kind, inputs, image shape, how to draw z
     export_report.json                     sizes, errors vs Keras, latency (keras_vae.export.report)
 
-Everything is first written into a temporary directory beside OUT_DIR and then renamed
-into place, so a failed export leaves nothing behind. An existing version directory is
-never overwritten; a later export of the same name gets the next version and replaces
-tflite/ and export_report.json, which describe the newest version.
+The TFLite variants and their inputs: float32 and float16 decoders pass NaN latents through
+(NaN images out); the int8 decoders (dynamic_int8, int8) quantise their inputs or activations,
+which turns NaN into finite values, so a NaN z yields an ordinary-looking image with no error.
+The SavedModel checks its inputs (NaN or infinite values are refused with an error), the
+TFLite files cannot: check z on the device before decoding when it may hold NaN.
+
+Everything is first written into a temporary directory beside OUT_DIR (`.OUT_DIR.export-XXXXXXXX`)
+and then renamed into place, so a failed export leaves nothing behind. While an export runs it
+holds the lock `.OUT_DIR.export.lock` beside OUT_DIR (keras_vae.locking): a second export to the
+same OUT_DIR is refused with a message naming the first, and the temporary directories that a
+killed export left behind are removed by the next export (which reports them). OUT_DIR must be
+new, empty, or an earlier export: a file, or a folder holding anything else, is refused before
+any work. An existing version directory is never overwritten; a later export of the same name
+gets the next version and replaces tflite/ and export_report.json, which describe the newest version.
 """
 
 import os
+import re
 import shutil
 import tempfile
 
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
-from keras_vae.models import loading
+from keras_vae.locking import OwnerLock
+from keras_vae.runs import MODEL_FILE, Run
 
-def load_run_model(run_dir):
-    """Returns the built model from `run_dir/model.keras`, checked to be a kind we export.
+# What marks a directory as an earlier export (see the layout in the module docstring).
+EXPORT_MARKERS = (report_lib.REPORT_FILE, "saved_model")
 
-    Raises:
-        FileNotFoundError: run_dir is no directory, or holds no model.keras.
-        ValueError: model.keras is corrupt or unsafe (`ModelLoadError`), holds no keras_vae
-            model, or an unbuilt one.
+
+def temporary_prefix(out_dir):
+    """Returns the name prefix of the temporary directories of exports to `out_dir`, which sit beside it.
 
     Example:
-    >>> load_run_model("/nonexistent/run")  # doctest: +ELLIPSIS
+    >>> temporary_prefix("/exports/default")
+    '.default.export-'
+    """
+    return f".{os.path.basename(os.path.abspath(out_dir))}.export-"
+
+
+def lock_path(out_dir):
+    """Returns the lock file that an export to `out_dir` holds, beside it (`keras_vae.locking.OwnerLock`).
+
+    Example:
+    >>> lock_path("/exports/default")
+    '/exports/.default.export.lock'
+    """
+    out_dir = os.path.abspath(out_dir)
+    return os.path.join(os.path.dirname(out_dir), f".{os.path.basename(out_dir)}.export.lock")
+
+
+def check_destination(out_dir):
+    """Raises unless `out_dir` may receive an export: it is new, empty, or an earlier export; writes nothing.
+
+    Raises:
+        NotADirectoryError: `out_dir` is a file.
+        FileExistsError: `out_dir` is a folder holding other things than an export (an export
+            replaces tflite/ and export_report.json in it).
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> _ = open(path, "w").write("notes")
+    >>> check_destination(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: run directory /nonexistent/run not found (it does not exist or is no directory); ...
+    NotADirectoryError: --out .../notes.txt exists and is a file, not a directory; ...
     """
-    model = loading.load_run_model(run_dir)  # ModelLoadError (a ValueError) names the file and the problem
-    try:
-        saved_model_lib.require_built(model)
-    except ValueError as error:
-        raise ValueError(f"{os.path.join(run_dir, loading.MODEL_FILE)}: {error}") from error
-    return model
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise NotADirectoryError(
+            f"--out {out_dir} exists and is a file, not a directory; an export writes a directory, so choose "
+            "another --out."
+        )
+    if not os.path.isdir(out_dir):
+        return
+    entries = sorted(os.listdir(out_dir))
+    if entries and not any(marker in entries for marker in EXPORT_MARKERS):
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise FileExistsError(
+            f"--out {out_dir} is a folder that is not a keras-vae export (it holds {shown}, and no "
+            f"{report_lib.REPORT_FILE} or saved_model/); an export would replace tflite/ and "
+            f"{report_lib.REPORT_FILE} there. Choose a new or empty folder, or an earlier export."
+        )
+
+
+def remove_leftovers(out_dir):
+    """Removes the temporary directories that killed exports to `out_dir` left beside it; returns their paths.
+
+    Call it only while holding the export lock of `out_dir`: then no live export owns them.
+    """
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    pattern = re.compile(re.escape(temporary_prefix(out_dir)) + r"[a-z0-9_]{8}")
+    removed = []
+    for name in sorted(os.listdir(parent)):
+        path = os.path.join(parent, name)
+        if pattern.fullmatch(name) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
 
 
 def export_model(model, out_dir, name="vae", version=None, calibration_images=None, num_draws=1000, seed=0):
@@ -67,7 +134,8 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
         seed: int, default 0.
 
     Raises:
-        ValueError: another kind of model, or an unbuilt one. FileExistsError: the version exists already.
+        ValueError: another kind of model, or an unbuilt one. NotADirectoryError, FileExistsError:
+        see `export_run`.
 
     Example (`export_run` shows a whole export):
     >>> import tempfile
@@ -79,6 +147,16 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     """
     saved_model_lib.require_built(model)
     out_dir = os.path.abspath(out_dir)
+    check_destination(out_dir)
+    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+    with OwnerLock(lock_path(out_dir), "keras-vae export"):
+        check_destination(out_dir)  # again, now that no other export can change it
+        return _export_locked(model, out_dir, name, version, calibration_images, num_draws, seed)
+
+
+def _export_locked(model, out_dir, name, version, calibration_images, num_draws, seed):
+    """`export_model` while holding the export lock of `out_dir`."""
+    removed = remove_leftovers(out_dir)
     model_dir = os.path.join(out_dir, "saved_model", name)
     version = saved_model_lib.next_version(model_dir) if version is None else int(version)
     if version < 1:
@@ -86,9 +164,7 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     target_version = os.path.join(model_dir, str(version))
     if os.path.exists(target_version):
         raise FileExistsError(f"{target_version} exists already; export versions are never overwritten.")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.export-", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=temporary_prefix(out_dir), dir=os.path.dirname(out_dir))
     try:
         version_dir = saved_model_lib.export_saved_model(model, os.path.join(tmp, "saved_model"), name, version)
         saved_model_lib.write_models_config(
@@ -99,6 +175,7 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
         # Paths as they will be after the move.
         result["saved_model"]["path"] = target_version
         result["name"], result["version"] = name, version
+        result["removed_leftovers"] = removed
         for entry in result["tflite"].values():
             entry["path"] = os.path.join(out_dir, "tflite", entry["file"])
         report_lib.write_report(result, os.path.join(tmp, report_lib.REPORT_FILE))
@@ -138,8 +215,10 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
         seed: int, default 0.
 
     Raises:
-        FileNotFoundError: no run_dir or no model.keras in it. ValueError: a corrupt model.keras or
-        a model of another kind. FileExistsError: the version exists.
+        FileNotFoundError: no run_dir or no model.keras in it (`keras_vae.runs.RunNotFoundError`).
+        ValueError: a corrupt model.keras or a model of another kind. NotADirectoryError,
+        FileExistsError: `out_dir` is a file or a folder that is not an export (`check_destination`),
+        another export to it is running (`keras_vae.locking.LockHeld`), or the version exists.
 
     Example:
     >>> import tempfile
@@ -152,5 +231,10 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
     >>> sorted(os.listdir(out_dir))
     ['export_report.json', 'saved_model', 'tflite']
     """
-    model = load_run_model(run_dir)
+    check_destination(out_dir)  # before loading anything: a wrong --out fails at once
+    model = Run(run_dir).load_model()  # RunModelError (a ModelLoadError) names the file and the problem
+    try:
+        saved_model_lib.require_built(model)
+    except ValueError as error:
+        raise ValueError(f"{os.path.join(run_dir, MODEL_FILE)}: {error}") from error
     return export_model(model, out_dir, name=name, version=version, num_draws=num_draws, seed=seed)

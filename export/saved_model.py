@@ -9,7 +9,8 @@ and a `None` batch dimension. For a VAE:
     encode           images                            -> z_mean, z_log_var (B, latent_dim)
     decode           z (B, latent_dim) float32         -> Bernoulli: probabilities, logits
                                                           Gaussian: mean         (B, *data_shape)
-    sample           seed () int32, count () int32     -> images (count, *data_shape): E[x|z], z ~ p(z)
+    sample           seed () int32, count () int32     -> images (count, *data_shape): E[x|z], z ~ p(z);
+                                                          0 <= count <= signatures.MAX_SAMPLE_COUNT (10,000) per call
     elbo             images, seed () int32             -> elbo, reconstruction, kl (B,), nats per example
 
 A conditional model's signatures also take the condition ("labels" or "condition"; `sample`

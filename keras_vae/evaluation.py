@@ -19,14 +19,17 @@ the same seed gives the same numbers on every run.
 """
 
 import math
+import os
+import time
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from keras import ops
 
-from keras_vae import objectives
+from keras_vae import atomic, objectives
 from keras_vae.models.capabilities import BOUND
+from keras_vae.runs import MODEL_FILE, Run, RunError, load_splits, model_inputs
 
 tfd = tfp.distributions
 
@@ -300,55 +303,44 @@ def evaluate_split(model, images, num_samples=1000, batch_size=100, chunk_size=N
 EVALUATION_FILE = "evaluation.json"
 
 
-def load_run_images(run_dir, split="test", max_examples=None):
-    """Returns the images of `split` of a run, as its model sees them, and the run's settings.
-
-    The dataset, TFDS data dir, user data and binarization come from the
-    "settings" of RUN_DIR/metrics.json. Binarized runs are evaluated on one fixed
-    static binarization (seed = run seed + 1), the draw the run's test ELBO used.
-    """
-    import dataclasses
-    import json
-    import os
-
-    from keras_vae.data import load_tfds_images, load_user_images, validate_images
-    from keras_vae.training import TrainSettings, held_out_images_for
-
-    metrics_path = os.path.join(run_dir, "metrics.json")
-    if not os.path.exists(metrics_path):
-        raise FileNotFoundError(f"{metrics_path} not found; is {run_dir} a finished `keras-vae train` run?")
-    with open(metrics_path) as f:
-        saved = json.load(f).get("settings", {})
-    fields = {field.name for field in dataclasses.fields(TrainSettings)}
-    settings = TrainSettings(**{k: v for k, v in saved.items() if k in fields})
-    if settings.data:
-        splits = load_user_images(settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed)
-        if split not in ("train", "test"):
-            raise ValueError(f"A run on the user's own data has splits 'train' and 'test', not {split!r}.")
-        images = splits[split][0]
-    else:
-        kwargs = {"data_dir": settings.data_dir} if getattr(settings, "data_dir", None) else {}
-        images, _ = load_tfds_images(settings.dataset, split, **kwargs)
-    images = validate_images(images, name=f"{split} images")
-    if max_examples is not None:
-        images = images[: int(max_examples)]
-    return held_out_images_for(settings, images), settings
-
-
 def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out=None, batch_size=100, seed=0):
-    """Evaluates RUN_DIR/model.keras on a split with `evaluate_split`; writes and returns the result.
+    """Evaluates a run's model on a split of its data with `evaluate_split`; writes and returns the result.
 
-    Writes JSON to `out` (default RUN_DIR/evaluation.json) atomically.
+    The split is the run's own (`keras_vae.runs`: its dataset, or the user's images or table
+    with the run's seed and validation fraction); binarized runs are evaluated on one fixed
+    static binarization (seed = run seed + 1), the draw the run's test ELBO used.
+
+    Args:
+        run_dir: str. A run directory written by `keras-vae train`.
+        num_samples, batch_size, seed: as for `evaluate_split`.
+        split: str, default "test". A split of the run's data.
+        max_examples: int or None, default None. Evaluate the first N examples.
+        out: str or None, default None. Output JSON (default RUN_DIR/evaluation.json), written atomically.
+
+    Raises:
+        RunError: the run cannot be read (the message names the file and field), or its model has
+            no bound on log p(x) (an autoencoder) or takes a condition.
+
+    Example:
+    >>> result = evaluate_run("runs/default", num_samples=100, max_examples=500)  # doctest: +SKIP
+    >>> result["nll"] > 0  # doctest: +SKIP
+    True
     """
-    import os
-    import time
-
-    from keras_vae import atomic
-    from keras_vae.models.loading import MODEL_FILE, load_run_model
-
-    model = load_run_model(run_dir)
-    model_path = os.path.join(run_dir, MODEL_FILE)
-    images, settings = load_run_images(run_dir, split, max_examples)
+    run = Run(run_dir)
+    settings = run.settings()
+    model = run.load_model()
+    if not model.can(BOUND):
+        raise RunError(
+            f"{run.file(MODEL_FILE)}: this {type(model).__name__} has no bound on log p(x) to estimate; "
+            "keras-vae evaluate needs a model with an ELBO (e.g. --model vae). Its test loss is in metrics.json."
+        )
+    if model.takes_condition:
+        raise RunError(
+            f"{run.file(MODEL_FILE)} takes a condition, and the importance-sampled likelihood here is for "
+            "unconditional models; the run's test ELBO is in metrics.json."
+        )
+    examples = load_splits(settings, (split,), max_examples)[split].examples
+    images = model_inputs(settings, examples)
     start = time.perf_counter()
     result = evaluate_split(model, images, num_samples=num_samples, batch_size=batch_size, seed=seed)
     result.update(
@@ -358,17 +350,16 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
             "dataset": settings.data or settings.dataset,
             "seed": int(seed),
             "seconds": time.perf_counter() - start,
-            "model": os.path.abspath(model_path),
+            "model": os.path.abspath(run.file(MODEL_FILE)),
         }
     )
-    atomic.write_json(out or os.path.join(run_dir, EVALUATION_FILE), result)
+    atomic.write_json(out or run.file(EVALUATION_FILE), result)
     return result
 
 
 __all__ = [
     "active_units",
     "evaluate_run",
-    "load_run_images",
     "counter_normal",
     "evaluate_split",
     "importance_sampled_log_likelihood",

@@ -369,6 +369,47 @@ def test_shuffle_is_seeded_and_reshuffles():
     assert sorted(a[0]) == list(range(50))
 
 
+@pytest.mark.parametrize("kind", ["images", "labelled", "table"])
+def test_epoch_dataset_replays_any_epoch_of_images_labels_and_tables(kind):
+    from keras_vae.data import make_epoch_dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(23, 3)).astype("float32") if kind == "table" else rng.random((23, 4, 4)).astype("float32")
+    labels = np.arange(23) if kind == "labelled" else None
+    binarize = "dynamic" if kind == "images" else "none"
+    options = dict(batch_size=5, binarize=binarize, seed=4, epochs=3, steps_per_epoch=6)
+    whole, steps = make_epoch_dataset(x, labels, **options)
+    later, _ = make_epoch_dataset(x, labels, initial_epoch=2, **options)
+    whole, later = _epoch(whole), _epoch(later)
+    assert steps == 6 and len(whole) == 18 and len(later) == 6
+    for a, b in zip(whole[12:], later):  # epoch 2 alone is epoch 2 of the whole run
+        for u, v in zip(a if labels is not None else (a,), b if labels is not None else (b,)):
+            np.testing.assert_array_equal(u, v)
+    first = whole[0][0] if labels is not None else whole[0]
+    if kind == "table":
+        # Rows are used as they are: the first batch holds 5 of the table's own rows.
+        assert all(any(np.array_equal(row, r) for r in x) for row in first)
+    elif kind == "images":
+        assert set(np.unique(first)) <= {0.0, 1.0}
+    else:
+        # Each label travels with its image through the (seed, epoch) permutation.
+        for xs, ys in whole:
+            np.testing.assert_array_equal(xs, x[ys][..., None])
+        assert len(set(np.concatenate([b[1] for b in whole[:4]]).tolist())) == 20  # pass 0 is a permutation
+
+
+def test_tables_are_never_binarized():
+    from keras_vae.data import make_epoch_dataset
+
+    rows = np.random.default_rng(0).normal(size=(8, 3))
+    for mode in ("dynamic", "static"):
+        with pytest.raises(DataError, match="table rows"):
+            make_epoch_dataset(rows, binarize=mode)
+    with pytest.raises(DataError, match="NaN"):
+        make_dataset(np.full((4, 2), np.nan))
+    assert [tuple(b.shape) for b in make_dataset(rows, batch_size=5, shuffle=False)] == [(5, 3), (3, 3)]
+
+
 def test_pipeline_argument_errors():
     x = np.zeros((4, 2, 2), np.float32)
     with pytest.raises(ValueError, match="'none', 'dynamic', 'static'"):

@@ -7,8 +7,10 @@ One small MLP VAE is trained briefly on structured synthetic images and exported
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -327,6 +329,16 @@ def test_sample_rejects_negative_count(exported):
         sample(seed=tf.constant(0), count=tf.constant(-1))
 
 
+def test_sample_count_is_capped(exported):
+    # Issue 19, case 7: count = 10**9 ended in an out-of-memory error; now a clear refusal.
+    # The documented limit, MAX_SAMPLE_COUNT (README: "sample"), as a literal: the test holds the docs to it.
+    sample, limit = exported["loaded"].signatures["sample"], 10_000
+    assert sample(seed=tf.constant(0), count=tf.constant(limit))["images"].shape == (limit, *DATA_SHAPE)
+    for count in (limit + 1, 10**9):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"count must be at most {limit} \(MAX_SAMPLE_COUNT\)"):
+            sample(seed=tf.constant(0), count=tf.constant(count))
+
+
 # TFLite decoders ---------------------------------------------------------------------
 
 
@@ -360,6 +372,20 @@ def test_tflite_variant_runs_builtin_only(exported, variant):
         assert entry["max_abs_pixel_difference"] <= max_bound
         assert entry["mean_abs_pixel_difference"] <= mean_bound
         assert error.max() <= max_bound
+
+
+def test_only_the_float_tflite_decoders_pass_nan_latents_through(exported):
+    # Documented beside the variants (keras_vae.export.exporter, README): the SavedModel refuses NaN
+    # inputs, the TFLite files cannot, and the int8 ones turn NaN into ordinary-looking images.
+    z = np.zeros((2, LATENT_DIM), "float32")
+    z[0, 0] = np.nan
+    for variant in tflite.VARIANTS:
+        images = tflite.run_decoder(tflite.load_interpreter(exported["out"] / "tflite" / f"decoder_{variant}.tflite"), z)
+        assert np.all(np.isfinite(images[1])), variant
+        if variant in ("float32", "float16"):
+            assert np.isnan(images[0]).any(), variant
+        else:
+            assert np.all(np.isfinite(images[0])), variant
 
 
 def test_tflite_rejects_wrong_latent_size(exported):
@@ -435,6 +461,71 @@ def test_run_dir_without_model(tmp_path, capsys):
     assert cli_main(parser_args) == 2
     assert "no model.keras in" in capsys.readouterr().err
     assert _listing(tmp_path) == ["run"]
+
+
+def test_export_to_a_file_fails_before_any_work(exported, tmp_path, capsys):
+    # Issue 19, case 3: `export RUN --out somefile` worked for ~20 s, then NotADirectoryError's traceback.
+    target = tmp_path / "somefile"
+    target.write_text("keep")
+    start = time.monotonic()
+    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"keras-vae export: error: --out {target} exists and is a file") and "Traceback" not in err
+    assert time.monotonic() - start < 5  # refused before the model is even loaded
+    # Checked first: a run directory without a model is not what the error names.
+    assert export_cli.main(["export", str(tmp_path / "no_run"), "--out", str(target)]) == 2
+    assert f"--out {target} exists and is a file" in capsys.readouterr().err
+    assert target.read_text() == "keep" and _listing(tmp_path) == ["somefile"]
+
+
+def test_export_into_a_folder_that_is_not_an_export_is_refused(exported, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    (folder / "tflite").mkdir(parents=True)
+    (folder / "tflite" / "my_model.tflite").write_bytes(b"the user's own model")
+    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder that is not a keras-vae export" in err and "Traceback" not in err
+    assert _listing(tmp_path) == ["mine", "mine/tflite", "mine/tflite/my_model.tflite"]
+
+
+def test_a_second_export_to_the_same_out_is_refused(exported, tmp_path):
+    from keras_vae.locking import LockHeld, OwnerLock
+
+    out = tmp_path / "out"
+    with OwnerLock(exporter.lock_path(str(out)), "keras-vae export"):
+        with pytest.raises(LockHeld, match=rf"locked by keras-vae export \(pid {os.getpid()} on host"):
+            exporter.export_model(exported["model"], str(out))
+    assert _listing(tmp_path) == []
+
+
+def test_a_killed_export_leaves_temporaries_that_the_next_export_removes(exported, tmp_path):
+    # Issue 19, case 4: a SIGKILLed export left `.NAME.export-XXXX` (13-18 MB) beside the destination for good.
+    out = tmp_path / "exp"
+    command = [sys.executable, "-m", "keras_vae.export.cli", "export", str(exported["run_dir"]), "--out", str(out)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+
+    def temporaries():
+        return sorted(p for p in tmp_path.iterdir() if p.name.startswith(exporter.temporary_prefix(str(out))))
+
+    killed = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    try:
+        # Killed once the SavedModel is written into the temporary directory, before the move.
+        while not any((p / "saved_model").is_dir() for p in temporaries()):
+            assert killed.poll() is None, "the export ended before it could be killed"
+            assert time.monotonic() < deadline, "the export never wrote its temporary directory"
+            time.sleep(0.05)
+        killed.send_signal(signal.SIGKILL)
+    finally:
+        killed.kill()
+        killed.wait()
+    leftovers = temporaries()
+    assert killed.returncode == -signal.SIGKILL and len(leftovers) == 1 and not out.exists()
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"removed {leftovers[0]}, the temporary directory of an export that was interrupted" in rerun.stdout
+    assert json.loads((out / "export_report.json").read_text())["removed_leftovers"] == [str(leftovers[0])]
+    assert temporaries() == [] and sorted(os.listdir(tmp_path)) == ["exp"]  # the stale lock is gone too
 
 
 def test_failure_midway_leaves_nothing(exported, tmp_path, monkeypatch):

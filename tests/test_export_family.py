@@ -21,6 +21,7 @@ from keras_vae.cli import main as cli_main
 from keras_vae.export import exporter, family, report, saved_model, tflite
 from keras_vae.models.builder import build_model, build_vae
 from keras_vae.models.loading import ModelLoadError
+from keras_vae.runs import Run
 from tests.helpers import bernoulli_elbo_reference, random_images
 
 SHAPE = (8, 8, 1)
@@ -65,11 +66,11 @@ def exported(request, tmp_path_factory):
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not (out / "export_report.json").is_file():
             fitted(kind).save(root / "model.keras")
-            exporter.export_model(exporter.load_run_model(str(root)), str(out), name=kind, num_draws=200)
+            exporter.export_model(Run(str(root)).load_model(), str(out), name=kind, num_draws=200)
     version_dir = out / "saved_model" / kind / "1"
     return {
         "kind": kind,
-        "model": exporter.load_run_model(str(root)),
+        "model": Run(str(root)).load_model(),
         "out": out,
         "report": json.loads((out / "export_report.json").read_text()),
         "loaded": tf.saved_model.load(str(version_dir)),

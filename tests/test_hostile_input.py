@@ -258,11 +258,10 @@ def test_load_model_refuses_non_zip_and_missing(tmp_path):
 
 
 def test_plot_command_reports_a_hostile_run_dir_cleanly(model_file, tmp_path):
-    from keras_vae.commands.plot import RunError
-    from keras_vae.commands.plot import load_model as load_run
+    from keras_vae.runs import Run, RunError
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.keras").write_bytes(model_file.read_bytes()[:200])
     with pytest.raises(RunError, match="not a valid .keras file"):
-        load_run(str(run))
+        Run(str(run)).load_model()

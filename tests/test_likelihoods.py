@@ -160,7 +160,7 @@ def test_vae_with_each_new_likelihood_trains_and_round_trips(name, tmp_path):
     ],
 )
 def test_bad_combinations_fail_before_training(options, match):
-    from keras_vae.training import TrainSettings
+    from keras_vae.settings import TrainSettings
 
     with pytest.raises(ValueError, match=match):
         TrainSettings(**options).check()

@@ -455,9 +455,9 @@ def test_sample_command_on_a_conditional_run(kind_runs, tmp_path, capsys):
 
 
 def test_class_samples_share_z_down_each_column(kind_runs):
-    from keras_vae.commands.plot import load_model
+    from keras_vae.runs import Run
 
-    model = load_model(str(kind_runs["cvae"]))
+    model = Run(str(kind_runs["cvae"])).load_model()
     fig = plotting.plot_class_samples(model, per_class=3, seed=5)
     images = plotting.class_samples(model, per_class=3, seed=5)
     assert images.shape == (10, 3, 28, 28, 1)

@@ -1,10 +1,11 @@
 """Resume after SIGKILL: `keras-vae train` re-run with the same command continues the killed run.
 
 An uninterrupted run and a run killed in the middle of epoch 3 and re-run must end with the
-same history length and the same weights. With --deterministic (op determinism) and epochs that
-are functions of (seed, epoch) (keras_vae.data.resumable), the backup holds weights, optimizer
-slots and the Sampling layer's seed state, so the resumed run replays epoch 3 exactly: the
-weights agree bitwise (asserted with atol=0).
+same history length and the same weights, for every kind of data training takes: images,
+labelled images (a conditional VAE, fed (x, labels) batches) and tables. With --deterministic
+(op determinism) and epochs that are functions of (seed, epoch) (keras_vae.data.pipeline), the
+backup holds weights, optimizer slots and the Sampling layer's seed state, so the resumed run
+replays epoch 3 exactly: the weights agree bitwise (asserted with atol=0).
 """
 
 import csv
@@ -21,11 +22,15 @@ EPOCHS = 4
 STEPS = 150
 
 
-def _command(data, out):
+# Kind of data -> the options that train on it.
+KINDS = {"images": [], "labelled": ["--model", "cvae"], "table": ["--likelihood", "gaussian"]}
+
+
+def _command(data, out, options=()):
     return [
         sys.executable, "-m", "keras_vae", "train", "--data", str(data), "--epochs", str(EPOCHS),
         "--steps-per-epoch", str(STEPS), "--batch-size", "16", "--latent-dim", "2", "--seed", "3",
-        "--deterministic", "--no-jit", "--out", str(out),
+        "--deterministic", "--no-jit", "--out", str(out), *options,
     ]
 
 
@@ -60,18 +65,28 @@ def _weights(out):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resume") / "images.npy"
-    np.save(path, np.random.default_rng(0).integers(0, 256, (160, 6, 6), np.uint8))
-    return path
+    """{kind: data file}: 160 grey 6x6 images; the same with labels 0..2 (.npz); a table of 5 features."""
+    root = tmp_path_factory.mktemp("resume")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (160, 6, 6), np.uint8)
+    paths = {"images": root / "images.npy", "labelled": root / "labelled.npz", "table": root / "table.npy"}
+    np.save(paths["images"], images)
+    np.savez(paths["labelled"], images=images, labels=np.arange(160) % 3)
+    np.save(paths["table"], rng.normal(size=(160, 5)).astype("float32"))
+    return paths
 
 
-def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(data, tmp_path):
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(data, tmp_path, kind):
     from keras_vae.resume import backup_epoch
 
-    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
-    first = subprocess.Popen(_command(data, reference), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def _command_for(out):
+        return _command(data[kind], out, KINDS[kind])
 
-    killed = subprocess.Popen(_command(data, resumed), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    first = subprocess.Popen(_command_for(reference), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    killed = subprocess.Popen(_command_for(resumed), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     backup = os.path.join(resumed, "backup")
     deadline = time.monotonic() + 90
     try:
@@ -88,13 +103,14 @@ def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(data, tmp_path):
     assert len(_rows(resumed)) == 2, "killed too late: epoch 3 had already finished"
     assert not os.path.exists(os.path.join(resumed, "model.keras"))
 
-    rerun = subprocess.run(_command(data, resumed), env=_env(), capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(_command_for(resumed), env=_env(), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert first.wait(timeout=120) == 0, first.stderr.read()[-3000:]
 
     rows = _rows(resumed)
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
     assert not os.path.exists(backup), "the backup must be removed when training ends"
+    assert not os.path.exists(os.path.join(resumed, ".keras-vae.lock")), "the killed run's stale lock is released"
     reference_rows = _rows(reference)
     for a, b in zip(rows, reference_rows):
         assert float(a["loss"]) == float(b["loss"])

@@ -27,65 +27,13 @@ and data dir, or the user's data with the run's seed and validation fraction),
 binarized as the run's test ELBO saw them.
 """
 
-import dataclasses
-import json
 import os
 import sys
 
 import numpy as np
 
-
-class RunError(ValueError):
-    """A run directory that cannot be used (missing files, unreadable settings)."""
-
-
-def load_model(run_dir):
-    """Returns the trained model of a run directory; RunError if it is missing or refused."""
-    from keras_vae.models.loading import load_run_model
-
-    try:
-        return load_run_model(run_dir)
-    except (FileNotFoundError, ValueError) as error:  # ModelLoadError is a ValueError
-        raise RunError(str(error)) from error
-
-
-def load_settings(run_dir):
-    """Returns the run's `TrainSettings` from RUN_DIR/metrics.json (unknown keys ignored)."""
-    from keras_vae.training import TrainSettings
-
-    path = os.path.join(run_dir, "metrics.json")
-    if not os.path.isfile(path):
-        raise RunError(f"{path} not found; is {run_dir} a finished `keras-vae train` run?")
-    try:
-        with open(path) as f:
-            saved = json.load(f).get("settings", {})
-    except (OSError, ValueError, AttributeError) as error:
-        raise RunError(f"cannot read the settings in {path}: {error}") from error
-    fields = {field.name for field in dataclasses.fields(TrainSettings)}
-    return TrainSettings(**{k: v for k, v in saved.items() if k in fields})
-
-
-def load_test_split(settings, max_examples=None):
-    """Returns (originals, model_inputs, labels or None, class_names or None) of the run's test split.
-
-    `model_inputs` are binarized like the run's test data; `originals` are the grey images.
-    """
-    from keras_vae.data import load_tfds_images, load_user_images, tfds_class_names, validate_images
-    from keras_vae.training import held_out_images_for
-
-    if settings.data:
-        splits = load_user_images(settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed)
-        images, labels = splits["test"]
-        class_names = splits.get("class_names")
-    else:
-        split = "test" if max_examples is None else f"test[:{int(max_examples)}]"
-        images, labels = load_tfds_images(settings.dataset, split, data_dir=settings.data_dir)
-        class_names = tfds_class_names(settings.dataset)
-    images = validate_images(images, name="test images")
-    if max_examples is not None:
-        images = images[: int(max_examples)]
-        labels = None if labels is None else labels[: int(max_examples)]
-    return images, held_out_images_for(settings, images), labels, class_names
+from keras_vae.models.capabilities import PRIOR
+from keras_vae.runs import Run, RunError, load_splits, model_inputs
 
 
 def _pairs(labels, n_pairs, n, same_class=False):
@@ -123,7 +71,7 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
 
     Args:
         model: the run's model (any kind of the model contract).
-        settings: the run's `TrainSettings` (`load_settings`).
+        settings: the run's `TrainSettings` (`keras_vae.runs.Run.settings`).
         run_dir: str. The run directory (for history.csv).
         out: str. Output directory, created if missing.
         max_examples: int or None, default 2000. Test images encoded for the scatter.
@@ -131,14 +79,14 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
         attribute_class: int or None, default None (the most common test label).
 
     Example:
-    >>> run = "runs/default"
-    >>> write_figures(load_model(run), load_settings(run), run, f"{run}/figures")  # doctest: +SKIP
+    >>> run = Run("runs/default")
+    >>> write_figures(run.load_model(), run.settings(), run.path, f"{run.path}/figures")  # doctest: +SKIP
     """
     from keras_vae import plotting
-    from keras_vae.models.generative_model import PRIOR
 
     seed = settings.seed if seed is None else seed
-    originals, images, labels, class_names = load_test_split(settings, max_examples)
+    test = load_splits(settings, ("test",), max_examples)["test"]
+    originals, images, labels, class_names = test.examples, model_inputs(settings, test.examples), test.labels, test.class_names
     if len(images) < 2:
         raise RunError(f"the run's test split has {len(images)} image; at least 2 are needed for the figures.")
     if model.takes_condition and labels is None:
@@ -231,21 +179,23 @@ def run(args):
     """Runs `keras-vae plot`; returns the exit code (0 ok, 2 error)."""
     from keras_vae.data import DataError
 
-    out = getattr(args, "out", None) or os.path.join(args.run_dir, "figures")
-    max_examples = getattr(args, "max_examples", 2000)
+    out = args.out or os.path.join(args.run_dir, "figures")
+    max_examples = args.max_examples
     try:
         if max_examples is not None and max_examples < 2:
             raise RunError(f"--max-examples must be at least 2, got {max_examples}.")
-        model = load_model(args.run_dir)
-        settings = load_settings(args.run_dir)
+        run = Run(args.run_dir)
+        model = run.load_model()
+        # Before any figure: a run without readable settings is refused, never drawn with defaults.
+        settings = run.settings()
         written = write_figures(
             model,
             settings,
             args.run_dir,
             out,
             max_examples=max_examples,
-            seed=getattr(args, "seed", None),
-            attribute_class=getattr(args, "attribute_class", None),
+            seed=args.seed,
+            attribute_class=args.attribute_class,
         )
     except (RunError, DataError, ValueError, OSError) as error:
         print(f"keras-vae plot: error: {error}", file=sys.stderr)

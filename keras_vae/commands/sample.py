@@ -11,6 +11,9 @@ import os
 import sys
 
 from keras_vae.commands.arguments import positive_int
+from keras_vae.data import tfds_class_names
+from keras_vae.models.generative_model import PRIOR
+from keras_vae.runs import Run, RunError
 
 
 def add_parser(subparsers):
@@ -32,13 +35,10 @@ def add_parser(subparsers):
 
 def run_class_names(run_dir, num_classes):
     """Returns the class names of a run's TFDS dataset when they are known and fit, else None."""
-    from keras_vae.commands.plot import RunError, load_settings
-    from keras_vae.data import tfds_class_names
-
     try:
-        settings = load_settings(run_dir)
+        settings = Run(run_dir).settings()
     except RunError:
-        return None  # names only label the rows; a run without metrics.json still samples
+        return None  # names only label the rows; a run without readable settings still samples
     names = None if settings.data else tfds_class_names(settings.dataset)
     return names if names is not None and len(names) == num_classes else None
 
@@ -63,8 +63,6 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
     import numpy as np
 
     from keras_vae import plotting
-    from keras_vae.commands.plot import RunError
-    from keras_vae.models.generative_model import PRIOR
 
     if not model.can(PRIOR):
         raise RunError(
@@ -74,7 +72,8 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
     num_classes = model.num_classes
     if label is not None and not model.takes_condition:
         raise RunError(
-            f"--label {label} given but this model is not conditional; it samples p(z) for all classes. Drop --label."
+            f"--label {label} given but this model is not conditional on classes; it samples p(z) for all "
+            "classes. Drop --label."
         )
     if model.takes_condition and not num_classes:
         raise RunError(
@@ -102,20 +101,19 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
 def run(args):
     """Runs `keras-vae sample`; returns the exit code (0 ok, 2 error)."""
     from keras_vae import plotting
-    from keras_vae.commands.plot import RunError, load_model
 
-    n, seed, cols = getattr(args, "n", 64), getattr(args, "seed", 0), getattr(args, "cols", 8)
-    out = getattr(args, "out", None) or os.path.join(args.run_dir, f"samples-seed{seed}.png")
+    n, seed, cols = args.n, args.seed, args.cols
+    out = args.out or os.path.join(args.run_dir, f"samples-seed{seed}.png")
     try:
         if n < 1 or cols < 1:
             raise RunError(f"--n and --cols must be positive integers, got {n} and {cols}.")
         if not out.lower().endswith(".png"):
             raise RunError(f"--out must name a .png file, got {out}.")
-        model = load_model(args.run_dir)
+        model = Run(args.run_dir).load_model()
         directory = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(directory):
             raise RunError(f"the output directory {directory} does not exist.")
-        fig, description = sample_figure(model, args.run_dir, n, seed, cols, getattr(args, "label", None))
+        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label)
         plotting.save_figure(fig, out)
     except (RunError, ValueError, OSError) as error:
         print(f"keras-vae sample: error: {error}", file=sys.stderr)

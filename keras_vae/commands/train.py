@@ -15,7 +15,7 @@ def add_parser(subparsers):
     from keras_vae.models.vae import OBJECTIVES
     from keras_vae.posteriors import POSTERIORS
     from keras_vae.priors import PRIORS
-    from keras_vae.training import TrainSettings
+    from keras_vae.settings import TrainSettings
 
     defaults = TrainSettings()
     train = subparsers.add_parser("train", help="train a VAE and write a run directory")
@@ -58,7 +58,10 @@ def add_parser(subparsers):
                        help="held-out share of --data (default: %(default)s)")
     train.add_argument("--seed", type=int, default=defaults.seed, help="(default: %(default)s)")
     train.add_argument("--out", default=defaults.out, help="run directory (default: %(default)s)")
-    train.add_argument("--overwrite", action="store_true", help="replace a trained model in --out")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start afresh in a run directory that holds a trained model or an unfinished run, or "
+                            "train into a non-empty folder that is not a run (files the run did not write are "
+                            "never replaced or deleted)")
     train.add_argument("--no-jit", dest="jit_compile", action="store_false", help="disable XLA compilation")
     train.add_argument("--deterministic", action="store_true",
                        help="enable TensorFlow op determinism: the same --seed gives identical weights")
@@ -76,7 +79,7 @@ def add_parser(subparsers):
 
 def settings_from_args(args):
     """Returns the `TrainSettings` that parsed `train` arguments describe."""
-    from keras_vae.training import TrainSettings
+    from keras_vae.settings import TrainSettings
 
     values = vars(args).copy()
     if values.get("binarize") is None:
@@ -93,7 +96,8 @@ def run(args):
     settings = settings_from_args(args)
     try:
         metrics = train(settings)
-    except (ValueError, TypeError, FileExistsError, NotADirectoryError, FloatingPointError, DataError) as error:
+    # RunError and DataError are ValueErrors; LockHeld (another training owns --out) is an OSError.
+    except (ValueError, TypeError, OSError, FloatingPointError, DataError) as error:
         print(f"keras-vae train: error: {error}", file=sys.stderr)
         return 2
     test = metrics["test"]

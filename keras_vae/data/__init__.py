@@ -1,16 +1,17 @@
-"""Data loading for keras_vae: TFDS image datasets, the user's own files, tf.data pipelines."""
+"""Data loading for keras_vae: TFDS image datasets, the user's own images and tables, tf.data pipelines."""
 
 from keras_vae.data.files import load_array_file, load_image_folder, load_user_images
-from keras_vae.data.pipeline import BINARIZATIONS, binarize_static, make_dataset
-from keras_vae.data.tables import Standardizer, load_csv, load_table, load_user_table
+from keras_vae.data.pipeline import BINARIZATIONS, binarize_static, make_dataset, make_epoch_dataset
+from keras_vae.data.tables import Standardizer, is_table_file, load_csv, load_table, load_user_table
 from keras_vae.data.tfds_images import load_tfds_images, prepare_offline_fashion_mnist, tfds_class_names
-from keras_vae.data.validation import DataError, validate_images
+from keras_vae.data.validation import DataError, validate_images, validate_rows
 
 __all__ = [
     "BINARIZATIONS",
     "DataError",
     "Standardizer",
     "binarize_static",
+    "is_table_file",
     "load_array_file",
     "load_csv",
     "load_image_folder",
@@ -19,7 +20,9 @@ __all__ = [
     "load_user_images",
     "load_user_table",
     "make_dataset",
+    "make_epoch_dataset",
     "prepare_offline_fashion_mnist",
     "tfds_class_names",
     "validate_images",
+    "validate_rows",
 ]

@@ -229,22 +229,3 @@ def load_user_table(path, *, validation_fraction=0.1, seed=0, standardize=False)
         train, test = standardizer.transform(train), standardizer.transform(test)
     return {"train": (train, None), "test": (test, None), "columns": columns, "standardizer": standardizer}
 
-
-def make_table_dataset(values, labels=None, *, batch_size=128, shuffle=True, seed=0, repeat=False):
-    """Returns a batched tf.data pipeline of float32 rows (and labels, if given).
-
-    Example:
-        >>> ds = make_table_dataset(np.zeros((10, 3)), batch_size=4, shuffle=False)
-        >>> [tuple(b.shape) for b in ds]
-        [(4, 3), (4, 3), (2, 3)]
-    """
-    import tensorflow as tf
-
-    x = np.asarray(values, dtype=np.float32)
-    ds = tf.data.Dataset.from_tensor_slices(x if labels is None else (x, np.asarray(labels)))
-    ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(min(len(x), 60000), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    return ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)

@@ -105,3 +105,35 @@ def validate_images(images, *, name="images"):
             f"(outside [0, 1]); {hint}."
         )
     return arr.astype(np.float32, copy=False)
+
+
+def validate_rows(rows, *, name="rows"):
+    """Check a table of feature rows and return it as float32 with shape (N, F).
+
+    Args:
+        rows (np.ndarray | array-like): numeric array (N, F), N >= 1, F >= 1, finite values.
+        name (str, default "rows"): what to call the array in error messages.
+
+    Returns:
+        np.ndarray: float32 array (N, F).
+
+    Raises:
+        DataError: non-numeric dtype, not 2-D, no rows or features, NaN/inf values.
+
+    Example:
+        >>> validate_rows(np.ones((3, 2), np.float64)).dtype
+        dtype('float32')
+    """
+    arr = np.asarray(rows)
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name}: non-numeric dtype {arr.dtype}; tables must be numeric.")
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise DataError(f"{name}: a table must be 2-D (rows, features) with at least one of each, got shape {arr.shape}.")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row, column = (int(i) for i in np.argwhere(~finite)[0])
+        raise DataError(
+            f"{name}: {int(arr.size - finite.sum())} NaN or infinite values, the first in row {row} column "
+            f"{column}; repair or drop them."
+        )
+    return arr.astype(np.float32, copy=False)

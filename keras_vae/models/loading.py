@@ -1,11 +1,12 @@
-"""Loading `.keras` files safely, with clear errors for corrupt or hostile files."""
+"""Loading `.keras` files safely, with clear errors for corrupt or hostile files.
+
+A run directory's model is loaded through `keras_vae.runs.Run.load_model`, which knows the
+run's layout and calls `load_model` here.
+"""
 
 import json
 import os
 import zipfile
-
-
-MODEL_FILE = "model.keras"  # the trained model inside a run directory written by `keras-vae train`
 
 
 class ModelLoadError(ValueError):
@@ -97,32 +98,4 @@ def load_model(path):
         raise ModelLoadError(f"cannot load {path}: {type(error).__name__}: {message[:500]}") from error
 
 
-def load_run_model(run_dir):
-    """Loads RUN_DIR/model.keras (a run directory written by `keras-vae train`) with `load_model`.
-
-    Args:
-        run_dir: str or os.PathLike.
-
-    Raises:
-        FileNotFoundError: run_dir is no directory, or holds no model.keras.
-        ModelLoadError: model.keras is corrupt or unsafe (see `load_model`).
-
-    Example:
-    >>> load_run_model("/nonexistent/run")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: run directory /nonexistent/run not found (it does not exist or is no directory); ...
-    """
-    run_dir = os.fspath(run_dir)
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(
-            f"run directory {run_dir} not found (it does not exist or is no directory); "
-            "pass the --out directory of keras-vae train."
-        )
-    path = os.path.join(run_dir, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: no {MODEL_FILE} in {run_dir}; train first with keras-vae train")
-    return load_model(path)
-
-
-__all__ = ["MODEL_FILE", "ModelLoadError", "load_model", "load_run_model"]
+__all__ = ["ModelLoadError", "load_model"]

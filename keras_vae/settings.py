@@ -1,0 +1,248 @@
+"""The settings of one training run: `TrainSettings`, their checks, and reading them back from JSON.
+
+`keras-vae train` parses its arguments into `TrainSettings`; the run directory keeps
+them in metrics.json (see `keras_vae.runs`), from which evaluate, plot, sample and a
+resumed train read them back with `TrainSettings.from_dict`, which names the field
+of a value of the wrong type.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_vae.callbacks import BETA_SCHEDULES
+from keras_vae.data.pipeline import BINARIZATIONS
+from keras_vae.distribute import STRATEGIES
+from keras_vae.likelihoods import LIKELIHOODS
+from keras_vae.models.builder import ARCHITECTURES, MODEL_KINDS
+from keras_vae.models.vae import OBJECTIVES
+from keras_vae.posteriors import POSTERIORS
+from keras_vae.priors import PRIORS
+
+# Settings that steer one invocation of `train` and may differ when a killed run is
+# resumed; every other field must match the run's own (see `TrainSettings.differences`).
+RUN_CONTROL_FIELDS = ("out", "overwrite", "verbose", "epochs")
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names the field and the problem."""
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    """Settings of one training run; the defaults train the README's default model.
+
+    Args:
+        dataset: str, default "fashion_mnist". A TFDS image dataset name; ignored when `data` is set.
+        data: str or None, default None. A folder of PNG/JPEG images, a .npy/.npz array, or a
+            table (.csv, or a 2-D .npy array: one row of features per example).
+        data_dir: str or None, default None. TFDS data directory (None: TFDS' default).
+        architecture: str, default "mlp". "mlp" or "conv".
+        latent_dim: int, default 32.
+        likelihood: str, default "bernoulli". A name in `keras_vae.likelihoods.LIKELIHOODS`: "bernoulli",
+            "gaussian", "continuous_bernoulli", "heteroscedastic_gaussian" or "discretized_logistic"
+            (8-bit images: data k/255, needs binarize "none").
+        gaussian_scale: float or None, default None. Fixed sigma of a Gaussian likelihood; None learns it.
+        binarize: str, default "dynamic". "none", "dynamic" or "static".
+        epochs: int, default 30.
+        steps_per_epoch: int or None, default None (one pass over the training data).
+        batch_size: int, default 128.
+        learning_rate: float, default 1e-3. Adam's step size.
+        beta: float, default 1.0. KL weight.
+        num_samples: int, default 1. Monte Carlo samples of z per input (K of the IWAE bound).
+        objective: str, default "elbo". "elbo" or "iwae" (Burda et al. 2016; needs beta 1).
+        free_bits: float, default 0.0. Per-dimension KL floor in nats (Kingma et al. 2016).
+        prior: str, default "standard_normal". "standard_normal", "mixture" (learned mixture of
+            Gaussians) or "vamp" (VampPrior, Tomczak & Welling 2018).
+        posterior: str, default "diagonal". "diagonal", "full_covariance" or "iaf" (inverse
+            autoregressive flow, Kingma et al. 2016).
+        beta_schedule: str, default "constant". "constant", "linear" (warm-up from 0 to `beta`
+            over `warmup_epochs`) or "cyclical" (Fu et al. 2019: cycles of 2 * `warmup_epochs`).
+        warmup_epochs: int, default 10. Length of the beta warm-up.
+        validation_fraction: float, default 0.1. Held-out share of a user's own data.
+        seed: int, default 0.
+        out: str, default "runs/default". The run directory.
+        overwrite: bool, default False. Start afresh in a run directory that holds a trained model
+            or an unfinished run, or train into a non-empty folder that is not a run (files the
+            run did not write are never replaced or deleted).
+        jit_compile: bool, default True. Compile the train step with XLA.
+        deterministic: bool, default False. Enable TensorFlow op determinism
+            (`tf.config.experimental.enable_op_determinism`): the same seed gives bitwise
+            identical weights, at some speed cost.
+        strategy: str, default "none". "none", "mirrored" (all local GPUs/CPU) or
+            "multi-worker" (MultiWorkerMirroredStrategy from TF_CONFIG); see docs/distributed.md.
+            `batch_size` is the global batch, split over the replicas.
+        verbose: int or str, default "auto". Keras' progress-bar setting.
+        model: str, default "vae". "vae", "cvae" (conditional on the data's class labels),
+            "ae" (autoencoder) or "dae" (denoising autoencoder).
+        noise_std: float, default 0.2. Gaussian input noise of a "dae".
+        mask_probability: float, default 0.0. Masking noise of a "dae".
+
+    Example:
+    >>> settings = TrainSettings(latent_dim=2, epochs=1)
+    >>> settings.check()
+    >>> TrainSettings.from_dict({"latent_dim": 2, "epochs": 1}) == settings
+    True
+    """
+
+    dataset: str = "fashion_mnist"
+    data: str = None
+    data_dir: str = None
+    architecture: str = "mlp"
+    latent_dim: int = 32
+    likelihood: str = "bernoulli"
+    gaussian_scale: float = None
+    binarize: str = "dynamic"
+    epochs: int = 30
+    steps_per_epoch: int = None
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    beta: float = 1.0
+    num_samples: int = 1
+    objective: str = "elbo"
+    free_bits: float = 0.0
+    prior: str = "standard_normal"
+    posterior: str = "diagonal"
+    beta_schedule: str = "constant"
+    warmup_epochs: int = 10
+    validation_fraction: float = 0.1
+    seed: int = 0
+    out: str = "runs/default"
+    overwrite: bool = False
+    jit_compile: bool = True
+    verbose: object = "auto"
+    deterministic: bool = False
+    strategy: str = "none"
+    model: str = "vae"
+    noise_std: float = 0.2
+    mask_probability: float = 0.0
+
+    @property
+    def needs_labels(self):
+        """True when the model kind is conditioned on the data's class labels (`model="cvae"`)."""
+        return self.model == "cvae"
+
+    @classmethod
+    def from_dict(cls, values, where="settings"):
+        """Returns the settings in `values` (a dict as `dataclasses.asdict` writes it), type-checked.
+
+        Unknown keys are ignored and missing ones take their defaults, so the settings of
+        runs written by other versions still load. The values are then `check`ed.
+
+        Args:
+            values: dict.
+            where: str, default "settings". How errors name the dict, e.g. "run/metrics.json, settings".
+
+        Raises:
+            SettingsError: `values` is no dict, or a field has the wrong type or an invalid value.
+
+        Example:
+        >>> TrainSettings.from_dict({"dataset": 5})
+        Traceback (most recent call last):
+        ...
+        keras_vae.settings.SettingsError: settings: "dataset" must be a string, got 5 (int).
+        """
+        if not isinstance(values, dict):
+            raise SettingsError(f"{where} must be a JSON object of settings, got {type(values).__name__}.")
+        known = {}
+        for field in dataclasses.fields(cls):
+            if field.name in values:
+                known[field.name] = _checked_type(field, values[field.name], where)
+        settings = cls(**known)
+        try:
+            settings.check()
+        except ValueError as error:
+            raise SettingsError(f"{where}: {error}") from error
+        return settings
+
+    def differences(self, other):
+        """Returns the names of the fields (beyond `RUN_CONTROL_FIELDS`) whose values differ from `other`'s.
+
+        Example:
+        >>> TrainSettings(seed=1, epochs=3).differences(TrainSettings(seed=7))
+        ['seed']
+        """
+        return [
+            field.name
+            for field in dataclasses.fields(self)
+            if field.name not in RUN_CONTROL_FIELDS and getattr(self, field.name) != getattr(other, field.name)
+        ]
+
+    def check(self):
+        """Raises ValueError naming the first invalid setting and its valid values."""
+        choices = {
+            "architecture": sorted(ARCHITECTURES),
+            "likelihood": sorted(LIKELIHOODS),
+            "binarize": list(BINARIZATIONS),
+            "objective": list(OBJECTIVES),
+            "beta_schedule": list(BETA_SCHEDULES),
+            "prior": sorted(PRIORS),
+            "posterior": sorted(POSTERIORS),
+            "strategy": list(STRATEGIES),
+            "model": list(MODEL_KINDS),
+        }
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose one of {valid}.")
+        for name in ("latent_dim", "epochs", "batch_size", "num_samples", "warmup_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be a positive integer, got {self.steps_per_epoch!r}.")
+        if not (self.learning_rate > 0 and np.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}.")
+        if not (self.beta >= 0 and np.isfinite(self.beta)):
+            raise ValueError(f"beta must be a non-negative number, got {self.beta!r}.")
+        if not (self.free_bits >= 0 and np.isfinite(self.free_bits)):
+            raise ValueError(f"free_bits must be a non-negative number, got {self.free_bits!r}.")
+        if self.objective == "iwae" and (self.beta != 1 or self.beta_schedule != "constant" or self.free_bits > 0):
+            raise ValueError(
+                "objective 'iwae' optimises the importance-weighted bound, which has no KL weight: use it with "
+                "beta 1, beta_schedule 'constant' and free_bits 0."
+            )
+        if self.gaussian_scale is not None and not self.gaussian_scale > 0:
+            raise ValueError(f"gaussian_scale must be positive, got {self.gaussian_scale!r}.")
+        if self.free_bits > 0 and (self.prior != "standard_normal" or self.posterior != "diagonal"):
+            raise ValueError(
+                "free_bits needs a KL per latent dimension, so the diagonal posterior and the standard normal "
+                f"prior; got prior {self.prior!r} and posterior {self.posterior!r}."
+            )
+        if self.binarize != "none" and self.likelihood == "discretized_logistic":
+            raise ValueError(
+                f"binarize={self.binarize!r} makes binary data, but the discretized logistic likelihood models "
+                "8-bit grey levels k/255; use binarize='none'."
+            )
+        if self.binarize != "none" and self.likelihood != "bernoulli":
+            raise ValueError(
+                f"binarize={self.binarize!r} makes binary data, which needs likelihood 'bernoulli'; "
+                f"use binarize='none' with likelihood {self.likelihood!r}."
+            )
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}.")
+
+
+def _checked_type(field, value, where):
+    """Returns `value` if it has the type of `field` (None where the default is None), else SettingsError."""
+    expected = field.type
+    if value is None and field.default is None:
+        return value
+    if expected is object:  # verbose: Keras takes an int or "auto"
+        ok = isinstance(value, (int, str)) and not isinstance(value, bool)
+    elif expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        wanted = _TYPE_NAMES.get(expected, "an integer or a string")
+        if field.default is None:
+            wanted += " or null"
+        raise SettingsError(f'{where}: "{field.name}" must be {wanted}, got {value!r} ({type(value).__name__}).')
+    return float(value) if expected is float else value
+
+
+__all__ = ["RUN_CONTROL_FIELDS", "SettingsError", "TrainSettings"]
