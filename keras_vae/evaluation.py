@@ -25,7 +25,6 @@ import time
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from keras import ops
 
 from keras_vae import atomic, objectives
 from keras_vae.models.capabilities import BOUND

@@ -1,6 +1,5 @@
 """The notebooks run top to bottom in fast mode (KERAS_VAE_FAST=1) and draw their figures."""
 
-import os
 from pathlib import Path
 
 import pytest
