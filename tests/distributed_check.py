@@ -51,8 +51,12 @@ def main(argv=None):
     tf.config.experimental.enable_op_determinism()
 
     class MeanSampling(Sampling):
+        # Zero noise: z is the posterior mean wherever the model draws it (call or noise).
         def call(self, inputs, num_samples=None, deterministic=False):
             return super().call(inputs, num_samples=num_samples, deterministic=True)
+
+        def noise(self, shape):
+            return tf.zeros(shape, self.compute_dtype)
 
     with strategy.scope():
         model = VAE(MLPEncoder(2, hidden_units=(32,)), MLPDecoder((6, 6, 1), hidden_units=(32,)), seed=0)

@@ -468,12 +468,12 @@ def test_export_to_a_file_fails_before_any_work(exported, tmp_path, capsys):
     target = tmp_path / "somefile"
     target.write_text("keep")
     start = time.monotonic()
-    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(target)]) == 2
+    assert cli_main(["export", str(exported["run_dir"]), "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"keras-vae export: error: --out {target} exists and is a file") and "Traceback" not in err
     assert time.monotonic() - start < 5  # refused before the model is even loaded
     # Checked first: a run directory without a model is not what the error names.
-    assert export_cli.main(["export", str(tmp_path / "no_run"), "--out", str(target)]) == 2
+    assert cli_main(["export", str(tmp_path / "no_run"), "--out", str(target)]) == 2
     assert f"--out {target} exists and is a file" in capsys.readouterr().err
     assert target.read_text() == "keep" and _listing(tmp_path) == ["somefile"]
 
@@ -482,7 +482,7 @@ def test_export_into_a_folder_that_is_not_an_export_is_refused(exported, tmp_pat
     folder = tmp_path / "mine"
     (folder / "tflite").mkdir(parents=True)
     (folder / "tflite" / "my_model.tflite").write_bytes(b"the user's own model")
-    assert export_cli.main(["export", str(exported["run_dir"]), "--out", str(folder)]) == 2
+    assert cli_main(["export", str(exported["run_dir"]), "--out", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "is a folder that is not a keras-vae export" in err and "Traceback" not in err
     assert _listing(tmp_path) == ["mine", "mine/tflite", "mine/tflite/my_model.tflite"]
@@ -501,7 +501,7 @@ def test_a_second_export_to_the_same_out_is_refused(exported, tmp_path):
 def test_a_killed_export_leaves_temporaries_that_the_next_export_removes(exported, tmp_path):
     # Issue 19, case 4: a SIGKILLed export left `.NAME.export-XXXX` (13-18 MB) beside the destination for good.
     out = tmp_path / "exp"
-    command = [sys.executable, "-m", "keras_vae.export.cli", "export", str(exported["run_dir"]), "--out", str(out)]
+    command = [sys.executable, "-m", "keras_vae", "export", str(exported["run_dir"]), "--out", str(out)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
 
     def temporaries():
