@@ -24,6 +24,16 @@ def add_parser(subparsers):
     parser.add_argument("--name", default="vae", help="served model name (default: %(default)s)")
     parser.add_argument("--version", type=int, default=None, help="model version (default: next free one)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the verification draws")
+    parser.add_argument(
+        "--web", action="store_true",
+        help="also write the latent explorer page (LiteRT.js in the browser) beside the TFLite decoders; "
+        "serve it with `python -m http.server` in DIR/tflite",
+    )
+    parser.add_argument(
+        "--model-base-path", default=None, metavar="PATH",
+        help="the model's base path in models.config as TF Serving sees it, e.g. /models/vae in a container "
+        "(default: this export's absolute saved_model/<name>)",
+    )
     return parser
 
 
@@ -33,12 +43,15 @@ def run(args):
     from keras_vae.export.report import format_table
 
     try:
-        report = export_run(args.run_dir, args.out, name=args.name, version=args.version, seed=args.seed)
+        report = export_run(args.run_dir, args.out, name=args.name, version=args.version, seed=args.seed,
+                            web=getattr(args, "web", False), model_base_path=getattr(args, "model_base_path", None))
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"keras-vae export: error: {error}", file=sys.stderr)
         return 2
     print(format_table(report))
     print(f"exported version {report['version']} of {report['name']!r} to {args.out}")
+    if "web" in report:
+        print(f"latent explorer: {report['web']['serve']}, then open http://127.0.0.1:8000/")
     return 0
 
 

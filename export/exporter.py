@@ -13,6 +13,8 @@ Layout of OUT_DIR:
     saved_model/<name>/<version>/          SavedModel, signatures: see keras_vae.export.saved_model
     tflite/decoder_<variant>.tflite        float32, float16, dynamic_int8, int8
     tflite/decoder_metadata.json           kind, inputs, image shape, how to draw z
+    tflite/index.html, explorer.js, ...    with web=True (--web): the latent explorer page and
+                                           its LiteRT.js runtime (keras_vae.export.web)
     export_report.json                     sizes, errors vs Keras, latency (keras_vae.export.report)
 
 Everything is first written into a temporary directory beside OUT_DIR and then renamed
@@ -28,6 +30,7 @@ import tempfile
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
+from keras_vae.export import web as web_lib
 from keras_vae.models import loading
 
 def load_run_model(run_dir):
@@ -52,7 +55,8 @@ def load_run_model(run_dir):
     return model
 
 
-def export_model(model, out_dir, name="vae", version=None, calibration_images=None, num_draws=1000, seed=0):
+def export_model(model, out_dir, name="vae", version=None, calibration_images=None, num_draws=1000, seed=0,
+                 web=False, model_base_path=None):
     """Exports a built model of any kind to `out_dir` (layout in the module docstring); returns the report.
 
     Args:
@@ -64,14 +68,23 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
             uses what the model alone provides (`keras_vae.export.family.calibration_inputs`).
         num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
+        web: bool, default False. Also write the latent explorer page (`keras_vae.export.web`).
+        model_base_path: str or None. The model's base path in models.config as TF Serving will
+            see it (e.g. "/models/vae" in a container); default this export's own absolute path.
 
     Raises:
-        ValueError: another kind of model, or an unbuilt one. FileExistsError: the version exists already.
+        ValueError: another kind of model, an unbuilt one, a relative model_base_path, or web=True
+        for data that are no images. FileExistsError: the version exists already.
+        keras_vae.export.web.WebRuntimeMissing (a FileNotFoundError): web=True without LiteRT.js.
 
     Example:
     >>> report = export_model(model, "/tmp/export")  # doctest: +SKIP
     """
     saved_model_lib.require_built(model)
+    check_model_base_path(model_base_path)
+    if web:  # refuse before any work
+        web_lib.require_runtime()
+        web_lib.check_displayable(model)
     out_dir = os.path.abspath(out_dir)
     model_dir = os.path.join(out_dir, "saved_model", name)
     version = saved_model_lib.next_version(model_dir) if version is None else int(version)
@@ -86,20 +99,38 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     try:
         version_dir = saved_model_lib.export_saved_model(model, os.path.join(tmp, "saved_model"), name, version)
         saved_model_lib.write_models_config(
-            os.path.join(tmp, "saved_model"), name, base_path_prefix=os.path.join(out_dir, "saved_model")
+            os.path.join(tmp, "saved_model"), name, base_path_prefix=os.path.join(out_dir, "saved_model"),
+            model_base_path=model_base_path,
         )
         tflite_paths = tflite_lib.export_tflite_decoders(model, os.path.join(tmp, "tflite"), calibration_images, seed=seed)
+        if web:
+            variants = [variant for variant in tflite_paths if variant != "metadata"]
+            web_lib.write_explorer(model, os.path.join(tmp, "tflite"), variants, seed=seed)
         result = report_lib.build_report(model, version_dir, tflite_paths, num_draws=num_draws, seed=seed)
         # Paths as they will be after the move.
         result["saved_model"]["path"] = target_version
         result["name"], result["version"] = name, version
         for entry in result["tflite"].values():
             entry["path"] = os.path.join(out_dir, "tflite", entry["file"])
+        if web:
+            result["web"] = {
+                "page": os.path.join(out_dir, "tflite", "index.html"),
+                "serve": f"cd {os.path.join(out_dir, 'tflite')} && python -m http.server 8000",
+            }
         report_lib.write_report(result, os.path.join(tmp, report_lib.REPORT_FILE))
         _move_into_place(tmp, out_dir, name, version)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def check_model_base_path(model_base_path):
+    """Raises ValueError unless `model_base_path` is None or an absolute POSIX path (TF Serving's view)."""
+    if model_base_path is not None and not str(model_base_path).startswith("/"):
+        raise ValueError(
+            f"--model-base-path must be an absolute path as the server sees it (e.g. /models/vae), "
+            f"got {model_base_path!r}."
+        )
 
 
 def _move_into_place(tmp, out_dir, name, version):
@@ -120,7 +151,7 @@ def _move_into_place(tmp, out_dir, name, version):
     os.replace(os.path.join(tmp, report_lib.REPORT_FILE), os.path.join(out_dir, report_lib.REPORT_FILE))
 
 
-def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=0):
+def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=0, web=False, model_base_path=None):
     """Exports RUN_DIR/model.keras to OUT_DIR; returns the report dict (also in export_report.json).
 
     Args:
@@ -130,9 +161,11 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
         version: int or None, default None (next free version).
         num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
+        web: bool, default False. Also write the latent explorer page (see `export_model`).
+        model_base_path: str or None. models.config's base path (see `export_model`).
 
     Raises:
-        FileNotFoundError: no run_dir or no model.keras in it. ValueError: a corrupt model.keras or
+        FileNotFoundError: no run_dir or no model.keras in it, or web=True without LiteRT.js. ValueError: a corrupt model.keras or
         a model of another kind. FileExistsError: the version exists.
 
     Example:
@@ -140,5 +173,9 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
     >>> report["tflite"]["int8"]["max_abs_pixel_difference"] < 0.05  # doctest: +SKIP
     True
     """
+    if web:  # refuse before loading the model
+        web_lib.require_runtime()
+    check_model_base_path(model_base_path)
     model = load_run_model(run_dir)
-    return export_model(model, out_dir, name=name, version=version, num_draws=num_draws, seed=seed)
+    return export_model(model, out_dir, name=name, version=version, num_draws=num_draws, seed=seed,
+                        web=web, model_base_path=model_base_path)
