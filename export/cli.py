@@ -49,6 +49,8 @@ def run(args):
         print(f"keras-vae export: error: {error}", file=sys.stderr)
         return 2
     print(format_table(report))
+    for variant, reason in report.get("refused_variants", {}).items():
+        print(f"{variant}: not exported: {reason}")
     print(f"exported version {report['version']} of {report['name']!r} to {args.out}")
     if "web" in report:
         print(f"latent explorer: {report['web']['serve']}, then open http://127.0.0.1:8000/")

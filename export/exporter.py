@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 
+from keras_vae.export import quantization
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
@@ -110,6 +111,7 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
         # Paths as they will be after the move.
         result["saved_model"]["path"] = target_version
         result["name"], result["version"] = name, version
+        result["refused_variants"] = quantization.refused_variants(model)
         for entry in result["tflite"].values():
             entry["path"] = os.path.join(out_dir, "tflite", entry["file"])
         if web:
