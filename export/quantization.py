@@ -9,10 +9,10 @@ quantity that reaches zero, which no calibration set can give an int8 range to:
     DiscretizedLogistic   mean = average over the 256 grey levels of sigmoid((loc - edge) / s),
                           with the scale s down to e^-7
 
-Measured on small trained models (8x8, latent 3, 4 epochs; 28x28, latent 4): the int8 decoder
-either stops at run time, "tflite/kernels/div.cc: data[i] != zero_point was not true" (the
-divisor rounded to int8 zero), or, where it runs, errs by up to 0.12 (continuous Bernoulli) and
-0.20 (discretized logistic) in pixel value. The export therefore does not write their int8
+Measured here on small trained models (8x8, latent 3, 4 epochs): the int8 decoder of both stops
+at run time, "tflite/kernels/div.cc: data[i] != zero_point was not true" (the divisor rounded to
+int8 zero); where such a decoder runs, issue 18 reports max errors of 0.12 (continuous Bernoulli)
+and 0.20 (discretized logistic) in pixel value on small models. The export therefore does not write their int8
 variant and says why (`refused_variants`, recorded in decoder_metadata.json and the report);
 dynamic_int8 (int8 weights, float activations) stays accurate for them.
 """
