@@ -51,6 +51,8 @@ setup(
             "nbclient>=0.10",
             "nbformat>=5.9",
             "ipykernel>=6.29",
+            # Drives Debian's chromium through chromium-driver in tests/test_web.py (no browser download).
+            "selenium>=4.20,<5",
         ],
     },
     entry_points={"console_scripts": ["keras-vae=keras_vae.cli:main"]},

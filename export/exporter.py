@@ -14,6 +14,8 @@ Layout of OUT_DIR:
     saved_model/<name>/<version>/          SavedModel, signatures: see keras_vae.export.saved_model
     tflite/decoder_<variant>.tflite        float32, float16, dynamic_int8, int8
     tflite/decoder_metadata.json           kind, inputs, image shape, how to draw z
+    tflite/index.html, explorer.js, ...    with web=True (--web): the latent explorer page and
+                                           its LiteRT.js runtime (keras_vae.export.web)
     export_report.json                     sizes, errors vs Keras, latency (keras_vae.export.report)
 
 The TFLite variants and their inputs: float32 and float16 decoders pass NaN latents through
@@ -37,9 +39,11 @@ import re
 import shutil
 import tempfile
 
+from keras_vae.export import quantization
 from keras_vae.export import report as report_lib
 from keras_vae.export import saved_model as saved_model_lib
 from keras_vae.export import tflite as tflite_lib
+from keras_vae.export import web as web_lib
 from keras_vae.locking import OwnerLock
 from keras_vae.runs import MODEL_FILE, Run
 
@@ -120,7 +124,8 @@ def remove_leftovers(out_dir):
     return removed
 
 
-def export_model(model, out_dir, name="vae", version=None, calibration_images=None, num_draws=1000, seed=0):
+def export_model(model, out_dir, name="vae", version=None, calibration_images=None, num_draws=1000, seed=0,
+                 web=False, model_base_path=None):
     """Exports a built model of any kind to `out_dir` (layout in the module docstring); returns the report.
 
     Args:
@@ -132,10 +137,14 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
             uses what the model alone provides (`keras_vae.export.family.calibration_inputs`).
         num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
+        web: bool, default False. Also write the latent explorer page (`keras_vae.export.web`).
+        model_base_path: str or None. The model's base path in models.config as TF Serving will
+            see it (e.g. "/models/vae" in a container); default this export's own absolute path.
 
     Raises:
-        ValueError: another kind of model, or an unbuilt one. NotADirectoryError, FileExistsError:
-        see `export_run`.
+        ValueError: another kind of model, an unbuilt one, a relative model_base_path, or web=True
+            for data that are no images. NotADirectoryError, FileExistsError: see `export_run`.
+        keras_vae.export.web.WebRuntimeMissing (a FileNotFoundError): web=True without LiteRT.js.
 
     Example (`export_run` shows a whole export):
     >>> import tempfile
@@ -146,15 +155,19 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     ValueError: Cannot export an unbuilt model: its input shape and latent size are unknown. ...
     """
     saved_model_lib.require_built(model)
+    check_model_base_path(model_base_path)
+    if web:  # refuse before any work
+        web_lib.require_runtime()
+        web_lib.check_displayable(model)
     out_dir = os.path.abspath(out_dir)
     check_destination(out_dir)
     os.makedirs(os.path.dirname(out_dir), exist_ok=True)
     with OwnerLock(lock_path(out_dir), "keras-vae export"):
         check_destination(out_dir)  # again, now that no other export can change it
-        return _export_locked(model, out_dir, name, version, calibration_images, num_draws, seed)
+        return _export_locked(model, out_dir, name, version, calibration_images, num_draws, seed, web, model_base_path)
 
 
-def _export_locked(model, out_dir, name, version, calibration_images, num_draws, seed):
+def _export_locked(model, out_dir, name, version, calibration_images, num_draws, seed, web, model_base_path):
     """`export_model` while holding the export lock of `out_dir`."""
     removed = remove_leftovers(out_dir)
     model_dir = os.path.join(out_dir, "saved_model", name)
@@ -168,21 +181,40 @@ def _export_locked(model, out_dir, name, version, calibration_images, num_draws,
     try:
         version_dir = saved_model_lib.export_saved_model(model, os.path.join(tmp, "saved_model"), name, version)
         saved_model_lib.write_models_config(
-            os.path.join(tmp, "saved_model"), name, base_path_prefix=os.path.join(out_dir, "saved_model")
+            os.path.join(tmp, "saved_model"), name, base_path_prefix=os.path.join(out_dir, "saved_model"),
+            model_base_path=model_base_path,
         )
         tflite_paths = tflite_lib.export_tflite_decoders(model, os.path.join(tmp, "tflite"), calibration_images, seed=seed)
+        if web:
+            variants = [variant for variant in tflite_paths if variant != "metadata"]
+            web_lib.write_explorer(model, os.path.join(tmp, "tflite"), variants, seed=seed)
         result = report_lib.build_report(model, version_dir, tflite_paths, num_draws=num_draws, seed=seed)
         # Paths as they will be after the move.
         result["saved_model"]["path"] = target_version
         result["name"], result["version"] = name, version
         result["removed_leftovers"] = removed
+        result["refused_variants"] = quantization.refused_variants(model)
         for entry in result["tflite"].values():
             entry["path"] = os.path.join(out_dir, "tflite", entry["file"])
+        if web:
+            result["web"] = {
+                "page": os.path.join(out_dir, "tflite", "index.html"),
+                "serve": f"cd {os.path.join(out_dir, 'tflite')} && python -m http.server 8000",
+            }
         report_lib.write_report(result, os.path.join(tmp, report_lib.REPORT_FILE))
         _move_into_place(tmp, out_dir, name, version)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def check_model_base_path(model_base_path):
+    """Raises ValueError unless `model_base_path` is None or an absolute POSIX path (TF Serving's view)."""
+    if model_base_path is not None and not str(model_base_path).startswith("/"):
+        raise ValueError(
+            f"--model-base-path must be an absolute path as the server sees it (e.g. /models/vae), "
+            f"got {model_base_path!r}."
+        )
 
 
 def _move_into_place(tmp, out_dir, name, version):
@@ -203,7 +235,7 @@ def _move_into_place(tmp, out_dir, name, version):
     os.replace(os.path.join(tmp, report_lib.REPORT_FILE), os.path.join(out_dir, report_lib.REPORT_FILE))
 
 
-def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=0):
+def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=0, web=False, model_base_path=None):
     """Exports RUN_DIR/model.keras to OUT_DIR; returns the report dict (also in export_report.json).
 
     Args:
@@ -213,12 +245,16 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
         version: int or None, default None (next free version).
         num_draws: int, default 1000. Latent draws for the TFLite error figures.
         seed: int, default 0.
+        web: bool, default False. Also write the latent explorer page (see `export_model`).
+        model_base_path: str or None. models.config's base path (see `export_model`).
 
     Raises:
-        FileNotFoundError: no run_dir or no model.keras in it (`keras_vae.runs.RunNotFoundError`).
-        ValueError: a corrupt model.keras or a model of another kind. NotADirectoryError,
-        FileExistsError: `out_dir` is a file or a folder that is not an export (`check_destination`),
-        another export to it is running (`keras_vae.locking.LockHeld`), or the version exists.
+        FileNotFoundError: no run_dir or no model.keras in it (`keras_vae.runs.RunNotFoundError`),
+            or web=True without LiteRT.js.
+        ValueError: a corrupt model.keras or a model of another kind, or a relative model_base_path.
+        NotADirectoryError, FileExistsError: `out_dir` is a file or a folder that is not an export
+            (`check_destination`), another export to it is running (`keras_vae.locking.LockHeld`),
+            or the version exists.
 
     Example:
     >>> import tempfile
@@ -231,10 +267,14 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
     >>> sorted(os.listdir(out_dir))
     ['export_report.json', 'saved_model', 'tflite']
     """
+    if web:  # refuse before loading the model
+        web_lib.require_runtime()
+    check_model_base_path(model_base_path)
     check_destination(out_dir)  # before loading anything: a wrong --out fails at once
     model = Run(run_dir).load_model()  # RunModelError (a ModelLoadError) names the file and the problem
     try:
         saved_model_lib.require_built(model)
     except ValueError as error:
         raise ValueError(f"{os.path.join(run_dir, MODEL_FILE)}: {error}") from error
-    return export_model(model, out_dir, name=name, version=version, num_draws=num_draws, seed=seed)
+    return export_model(model, out_dir, name=name, version=version, num_draws=num_draws, seed=seed,
+                        web=web, model_base_path=model_base_path)

@@ -148,11 +148,16 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
     return path
 
 
-def models_config_text(base_dir, names, base_path_prefix=None):
-    """Returns TF Serving's model config (text proto) serving each of `names` from `base_dir`."""
+def models_config_text(base_dir, names, base_path_prefix=None, model_base_path=None):
+    """Returns TF Serving's model config (text proto) serving each of `names` from `base_dir`.
+
+    `model_base_path` (one name only) is the model's `base_path` exactly as given, e.g. "/models/vae".
+    """
+    if model_base_path is not None and len(names) != 1:
+        raise ValueError(f"model_base_path names one model's folder; got {len(names)} models {names}.")
     entries = []
     for name in names:
-        base = os.path.join(base_path_prefix or os.path.abspath(base_dir), name)
+        base = model_base_path or os.path.join(base_path_prefix or os.path.abspath(base_dir), name)
         entries.append(
             "  config {\n"
             f'    name: "{name}"\n'
@@ -163,7 +168,7 @@ def models_config_text(base_dir, names, base_path_prefix=None):
     return "model_config_list {\n" + "".join(entries) + "}\n"
 
 
-def write_models_config(base_dir, name="vae", base_path_prefix=None):
+def write_models_config(base_dir, name="vae", base_path_prefix=None, model_base_path=None):
     """Writes `base_dir/models.config` for `tensorflow_model_server --model_config_file`; returns its path.
 
     Args:
@@ -171,6 +176,8 @@ def write_models_config(base_dir, name="vae", base_path_prefix=None):
         name: str or list of str, default "vae".
         base_path_prefix: str or None. The base directory as the server sees it (e.g. "/models"
             inside a container); default the absolute `base_dir`.
+        model_base_path: str or None. The one model's base path as the server sees it (the folder
+            holding its version folders, e.g. "/models/vae"); overrides `base_path_prefix`.
 
     Example:
     >>> import tempfile
@@ -187,5 +194,5 @@ def write_models_config(base_dir, name="vae", base_path_prefix=None):
     names = [name] if isinstance(name, str) else list(name)
     path = os.path.join(base_dir, "models.config")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(models_config_text(base_dir, names, base_path_prefix))
+        f.write(models_config_text(base_dir, names, base_path_prefix, model_base_path))
     return path

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.export import family
+from keras_vae.export.quantization import refused_variants
 from keras_vae.export.saved_model import new_archive, require_built
 from keras_vae.models.builder import model_kind_name
 
@@ -252,6 +253,10 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
         variants: sequence of str, default all of `VARIANTS`.
         seed: int, default 0. Seed of the calibration draws.
 
+    Variants `keras_vae.export.quantization.refused_variants` names for the model (int8 of the
+    continuous Bernoulli and discretized logistic likelihoods) are not written; the metadata's
+    "refused_variants" says why.
+
     Raises:
         ValueError: unbuilt model, unknown variant, or a variant that needs non-builtin ops.
 
@@ -269,6 +274,8 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
     for variant in variants:
         if variant not in VARIANTS:
             raise ValueError(f"Unknown TFLite variant {variant!r}; choose from {VARIANTS}.")
+    refused = refused_variants(model)  # e.g. int8 of a likelihood whose mean divides by ~0
+    variants = [variant for variant in variants if variant not in refused]
     os.makedirs(out_dir, exist_ok=True)
     calibration = family.calibration_inputs(model, calibration_images, seed=seed) if "int8" in variants else None
     metadata = {
@@ -283,6 +290,7 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
         "likelihood": type(model.likelihood).__name__,
         "prior": family.prior_description(model),
         "variants": {},
+        "refused_variants": refused,
     }
     metadata["input"] = metadata["inputs"][0]  # "z", as before conditional models
     spec = model.condition_spec

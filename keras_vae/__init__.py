@@ -1,5 +1,11 @@
 """keras_vae: variational autoencoders for Keras 3 on TensorFlow."""
 
+from keras_vae import native_logs as _native_logs
+
+# Before anything imports TensorFlow, whose import logs from C++: the `keras-vae` command hides
+# those lines unless --verbose (a no-op in any other program).
+_native_logs.install_for_command_line()
+
 from keras_vae.layers.sampling import Sampling
 from keras_vae.likelihoods import (
     Bernoulli,

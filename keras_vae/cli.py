@@ -5,11 +5,18 @@
     keras-vae export    SavedModel for TF Serving and TFLite decoders for phones
     keras-vae plot      every figure that applies to a run
     keras-vae sample    a PNG grid of prior samples
+
+TensorFlow's C++ start-up and converter log lines are filtered out of stderr
+(`keras_vae.native_logs`); `--verbose`, before or after the sub-command, keeps them.
 """
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
+
+from keras_vae.native_logs import quiet_native_logs
 
 # Sub-command name -> module with add_parser(subparsers) and run(args) -> exit code.
 COMMANDS = {
@@ -25,15 +32,25 @@ def build_parser():
     """Returns the argparse parser of `keras-vae`."""
     parser = argparse.ArgumentParser(prog="keras-vae", description="Variational autoencoders for Keras 3.")
     subparsers = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines (hidden by default)")
     for module in COMMANDS.values():
-        importlib.import_module(module).add_parser(subparsers)
+        sub = importlib.import_module(module).add_parser(subparsers)
+        if sub is not None and "--verbose" not in sub._option_string_actions:
+            sub.add_argument("--verbose", action="store_true", help="show TensorFlow's C++ log lines (hidden by default)")
     return parser
 
 
 def main(argv=None):
     """Runs `keras-vae`; returns the process exit code."""
-    args = build_parser().parse_args(argv)
-    return importlib.import_module(COMMANDS[args.command]).run(args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Decided before the parser is built: building it imports TensorFlow, which logs at once.
+    verbose = "--verbose" in argv
+    with contextlib.nullcontext() if verbose else quiet_native_logs(), warnings.catch_warnings():
+        if not verbose:
+            # TensorFlow's own converter calibrates with tf.lite.Interpreter and warns about it.
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+        args = build_parser().parse_args(argv)
+        return importlib.import_module(COMMANDS[args.command]).run(args)
 
 
 if __name__ == "__main__":
