@@ -121,8 +121,15 @@ class TrainSettings:
 
     @property
     def needs_labels(self):
-        """True when the model kind is conditioned on the data's class labels (`model="cvae"`)."""
-        return self.model == "cvae"
+        """True when the model kind trains on the data's class labels (its `trains_on_labels`)."""
+        from keras_vae.models.builder import MODEL_KINDS  # the kinds import TensorFlow: only when asked
+
+        return MODEL_KINDS[self.model].trains_on_labels
+
+    def model_options(self):
+        """Returns the model kinds' own constructor options these settings hold (`build_model(**options)`)."""
+        names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior", "noise_std", "mask_probability")
+        return {name: getattr(self, name) for name in names}
 
     @classmethod
     def from_dict(cls, values, where="settings"):

@@ -57,16 +57,9 @@ def _build(settings, data_shape, num_classes):
         architecture=settings.architecture,
         latent_dim=settings.latent_dim,
         likelihood=likelihood,
-        beta=settings.beta,
-        num_samples=settings.num_samples,
         seed=settings.seed,
-        objective=settings.objective,
-        free_bits=settings.free_bits,
-        prior=settings.prior,
-        posterior=settings.posterior,
         num_classes=num_classes,
-        noise_std=settings.noise_std,
-        mask_probability=settings.mask_probability,
+        **settings.model_options(),
     )
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
     return model

@@ -193,3 +193,19 @@ class LinearGaussianOracle:
         )
         model.build((None, self.w.shape[0]))
         return model
+
+
+def saved_weights(out):
+    """Every array of model.keras' weights file, by path (read without rebuilding the model)."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(os.path.join(out, "model.keras")) as archive:
+        data = archive.read("model.weights.h5")
+    arrays = {}
+    with h5py.File(io.BytesIO(data), "r") as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    assert arrays
+    return arrays

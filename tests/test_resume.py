@@ -18,6 +18,8 @@ import time
 import numpy as np
 import pytest
 
+from tests.helpers import saved_weights
+
 EPOCHS = 4
 STEPS = 150
 
@@ -45,22 +47,6 @@ def _rows(out):
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def _weights(out):
-    """Every array of model.keras' weights file, by path (read without rebuilding the model)."""
-    import io
-    import zipfile
-
-    import h5py
-
-    with zipfile.ZipFile(os.path.join(out, "model.keras")) as archive:
-        data = archive.read("model.weights.h5")
-    arrays = {}
-    with h5py.File(io.BytesIO(data), "r") as f:
-        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
-    assert arrays
-    return arrays
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +100,7 @@ def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(data, tmp_path, 
     reference_rows = _rows(reference)
     for a, b in zip(rows, reference_rows):
         assert float(a["loss"]) == float(b["loss"])
-    resumed_weights, reference_weights = _weights(resumed), _weights(reference)
+    resumed_weights, reference_weights = saved_weights(resumed), saved_weights(reference)
     assert sorted(resumed_weights) == sorted(reference_weights)
     for name, value in reference_weights.items():
         np.testing.assert_array_equal(resumed_weights[name], value, err_msg=name)

@@ -72,7 +72,7 @@ def _train(data, out, seed):
 
 
 def test_deterministic_runs_with_the_same_seed_give_identical_weights(tmp_path):
-    from tests.test_resume import _weights
+    from tests.helpers import saved_weights
 
     data = tmp_path / "x.npy"
     np.save(data, np.random.default_rng(1).integers(0, 256, (80, 6, 6), np.uint8))
@@ -80,7 +80,7 @@ def test_deterministic_runs_with_the_same_seed_give_identical_weights(tmp_path):
     for run in runs:
         _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err[-3000:]
-    a, b, c = (_weights(tmp_path / name) for name in "abc")
+    a, b, c = (saved_weights(tmp_path / name) for name in "abc")
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
     assert any(not np.array_equal(a[name], c[name]) for name in a if a[name].size > 2)

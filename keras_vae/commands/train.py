@@ -11,7 +11,7 @@ def add_parser(subparsers):
     from keras_vae.callbacks import BETA_SCHEDULES
     from keras_vae.data.pipeline import BINARIZATIONS
     from keras_vae.likelihoods import LIKELIHOODS
-    from keras_vae.models.builder import ARCHITECTURES
+    from keras_vae.models.builder import ARCHITECTURES, MODEL_KINDS
     from keras_vae.models.vae import OBJECTIVES
     from keras_vae.posteriors import POSTERIORS
     from keras_vae.priors import PRIORS
@@ -67,7 +67,7 @@ def add_parser(subparsers):
                        help="enable TensorFlow op determinism: the same --seed gives identical weights")
     train.add_argument("--strategy", choices=["none", "mirrored", "multi-worker"], default=defaults.strategy,
                        help="tf.distribute strategy; --batch-size is the global batch (default: %(default)s)")
-    train.add_argument("--model", choices=["vae", "cvae", "ae", "dae"], default=defaults.model,
+    train.add_argument("--model", choices=list(MODEL_KINDS), default=defaults.model,
                        help="vae, cvae (conditional on the data's class labels), ae (autoencoder) or dae "
                             "(denoising autoencoder) (default: %(default)s)")
     train.add_argument("--noise-std", type=number, default=defaults.noise_std,

@@ -80,6 +80,7 @@ class ConditionalVAE(VAE):
         self.encoder_mode = encoder.mode
 
     option_names = VAE.option_names + ("num_classes", "condition_dim")
+    trains_on_labels = True
 
     @classmethod
     def from_parts(cls, encoder, decoder, likelihood="bernoulli", seed=None, architecture="mlp", **options):

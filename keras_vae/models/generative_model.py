@@ -57,6 +57,8 @@ class GenerativeModel(InputChecks, keras.Model):
 
     capabilities = frozenset()
     metric_names = ("loss",)
+    #: True for kinds whose training data must carry class labels (`keras-vae train` then loads them).
+    trains_on_labels = False
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
         super().__init__(**kwargs)
