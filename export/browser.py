@@ -69,6 +69,14 @@ def serve(folder):
 
     The same server `python -m http.server` is (http.server's SimpleHTTPRequestHandler), so
     the tests see what a user serving the export folder sees.
+
+    Example:
+    >>> import pathlib, tempfile, urllib.request
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "index.html").write_text("<p>explorer</p>")
+    >>> with serve(folder) as url:
+    ...     urllib.request.urlopen(url + "/index.html").read()
+    b'<p>explorer</p>'
     """
     handler = functools.partial(_QuietHandler, directory=os.fspath(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

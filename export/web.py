@@ -34,6 +34,7 @@ import shutil
 import numpy as np
 
 from keras_vae.export import family
+from keras_vae.models.capabilities import PRIOR
 
 EXPLORER_FILE = "explorer.json"
 PAGE_FILES = ("index.html", "explorer.js")
@@ -100,7 +101,16 @@ def require_runtime(root=None):
 
 
 def check_displayable(model):
-    """Raises ValueError unless the model's data are images the page can draw: (H, W, 1 or 3)."""
+    """Raises ValueError unless the model's data are images the page can draw: (H, W, 1 or 3).
+
+    Example:
+    >>> from keras_vae.models import build_model
+    >>> check_displayable(build_model("vae", (8, 8, 1), latent_dim=2))
+    >>> check_displayable(build_model("vae", (5,), latent_dim=2, likelihood="gaussian"))
+    Traceback (most recent call last):
+    ...
+    ValueError: --web draws images of shape (height, width, 1 or 3); this model's data have shape (5,). Export without --web.
+    """
     shape = tuple(int(d) for d in model.data_shape)
     if len(shape) != 3 or shape[-1] not in (1, 3):
         raise ValueError(
@@ -119,7 +129,7 @@ def explorer_settings(model, variants, class_names=None, seed=0):
         seed: int, default 0.
     """
     latent_dim = int(model.latent_dim)
-    if family.has_prior(model) and type(model.prior).__name__ == "StandardNormal":
+    if model.can(PRIOR) and type(model.prior).__name__ == "StandardNormal":
         center, scale = np.zeros(latent_dim), np.ones(latent_dim)  # exact: N(0, I)
     else:
         draws = family.latent_draws(model, RANGE_DRAWS, seed=seed)["z"]
@@ -166,13 +176,18 @@ def fixed_batch_copy(source, target):
 
 
 def web_file(variant):
-    """Returns the file name of the page's copy of a decoder variant."""
+    """Returns the file name of the page's copy of a decoder variant.
+
+    Example:
+    >>> web_file("int8")
+    'decoder_int8_batch1.tflite'
+    """
     return f"decoder_{variant}_batch1.tflite"
 
 
 def report_draws(model):
     """Says in words which draws the ranges come from."""
-    if family.has_prior(model):
+    if model.can(PRIOR):
         return f"draws from the model's {type(model.prior).__name__} prior"
     return "Gaussian draws at the scale of the model's codes (an autoencoder has no prior)"
 

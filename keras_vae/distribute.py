@@ -24,7 +24,7 @@ def make_strategy(name):
         if not os.environ.get("TF_CONFIG"):
             raise ValueError(
                 "--strategy multi-worker needs the TF_CONFIG environment variable (cluster and task); "
-                "see docs/distributed.md."
+                "see the README, \"Training on several GPUs or a cluster\"."
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"Unknown strategy {name!r}; choose one of {list(STRATEGIES)}.")

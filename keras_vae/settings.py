@@ -72,7 +72,7 @@ class TrainSettings:
             (`tf.config.experimental.enable_op_determinism`): the same seed gives bitwise
             identical weights, at some speed cost.
         strategy: str, default "none". "none", "mirrored" (all local GPUs/CPU) or
-            "multi-worker" (MultiWorkerMirroredStrategy from TF_CONFIG); see docs/distributed.md.
+            "multi-worker" (MultiWorkerMirroredStrategy from TF_CONFIG); see the README, "Training on several GPUs or a cluster".
             `batch_size` is the global batch, split over the replicas.
         verbose: int or str, default "auto". Keras' progress-bar setting.
         model: str, default "vae". "vae", "cvae" (conditional on the data's class labels),

@@ -21,7 +21,7 @@ import pytest
 
 from keras_vae.data import make_dataset
 from keras_vae.export import browser, tflite, web
-from keras_vae.export import cli as export_cli
+from keras_vae.cli import main as cli_main
 from keras_vae.models.builder import build_model
 
 DATA_SHAPE = (8, 8, 1)
@@ -67,7 +67,7 @@ def export_dir(tmp_path_factory):
     run_dir.mkdir()
     model.save(run_dir / "model.keras")
     out = root / "site" / "export"
-    code = export_cli.main(["export", str(run_dir), "--out", str(out), "--web", "--model-base-path", "/models/vae"])
+    code = cli_main(["export", str(run_dir), "--out", str(out), "--web", "--model-base-path", "/models/vae"])
     assert code == 0
     return out
 
@@ -233,7 +233,7 @@ def test_export_refuses_web_without_the_runtime(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_VAE_WEB_DIR", str(empty))
     out = tmp_path / "out"
     # Refused before the run is even read: RUN_DIR need not exist.
-    assert export_cli.main(["export", str(tmp_path / "no-run"), "--out", str(out), "--web"]) == 2
+    assert cli_main(["export", str(tmp_path / "no-run"), "--out", str(out), "--web"]) == 2
     message = capsys.readouterr().err
     assert "npm ci" in message and "LiteRT.js" in message and "without --web" in message
     assert not out.exists()

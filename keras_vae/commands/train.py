@@ -82,6 +82,7 @@ def settings_from_args(args):
     from keras_vae.settings import TrainSettings
 
     values = vars(args).copy()
+    values.pop("verbose", None)  # the CLI's --verbose shows TensorFlow's C++ logs; Keras' progress bar keeps its default
     if values.get("binarize") is None:
         values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" else "none"
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
