@@ -398,9 +398,10 @@ class Run:
         Raises:
             as `check_destination`.
 
-        Example:
-        >>> with Run(out).claim(settings) as initial_epoch:  # doctest: +SKIP
-        ...     model.fit(..., initial_epoch=initial_epoch)
+        Usage, as `keras_vae.training.train` holds a run while it writes it:
+
+            with Run(out).claim(settings) as initial_epoch:
+                model.fit(..., initial_epoch=initial_epoch)
         """
         os.makedirs(self.path, exist_ok=True)
         with OwnerLock(self.file(LOCK_FILE), "keras-vae train"):

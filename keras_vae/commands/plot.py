@@ -78,9 +78,10 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
         seed: int or None, default None (the run's seed). Seed of the prior samples.
         attribute_class: int or None, default None (the most common test label).
 
-    Example:
-    >>> run = Run("runs/default")
-    >>> write_figures(run.load_model(), run.settings(), run.path, f"{run.path}/figures")  # doctest: +SKIP
+    Usage, on a finished run (`keras-vae plot RUN_DIR` does this):
+
+        run = Run("runs/default")
+        write_figures(run.load_model(), run.settings(), run.path, f"{run.path}/figures")
     """
     from keras_vae import plotting
 
