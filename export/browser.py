@@ -17,6 +17,7 @@ import functools
 import http.server
 import os
 import shutil
+import tempfile
 import threading
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,8 +105,12 @@ def headless_chromium(scratch_dir, script_timeout=120):
 
     scratch_dir = os.fspath(scratch_dir)
     home = os.path.join(scratch_dir, "home")
-    for sub in ("profile", "cache", "crash", "home", "tmp"):
+    for sub in ("profile", "cache", "crash", "home"):
         os.makedirs(os.path.join(scratch_dir, sub), exist_ok=True)
+    # Chromium puts its singleton socket in TMPDIR, and a Unix socket path has at most 107
+    # bytes: under a deeply nested scratch_dir (CI's private TMPDIR, then pytest's) Chromium
+    # exits at start. A short private folder in /tmp, removed when the browser quits, instead.
+    socket_dir = tempfile.mkdtemp(prefix="kvae-chromium-", dir="/tmp")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
@@ -115,17 +120,20 @@ def headless_chromium(scratch_dir, script_timeout=120):
     options.add_argument(f"--crash-dumps-dir={os.path.join(scratch_dir, 'crash')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     env = dict(
-        os.environ, HOME=home, TMPDIR=os.path.join(scratch_dir, "tmp"),
+        os.environ, HOME=home, TMPDIR=socket_dir,
         XDG_CONFIG_HOME=os.path.join(home, ".config"), XDG_CACHE_HOME=os.path.join(home, ".cache"),
         SE_OFFLINE="true", SE_CACHE_PATH=os.path.join(scratch_dir, "selenium"),
     )
     service = Service(executable_path=CHROMEDRIVER, env=env, log_output=os.path.join(scratch_dir, "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
     try:
-        driver.set_script_timeout(script_timeout)
-        yield driver
+        driver = webdriver.Chrome(service=service, options=options)
+        try:
+            driver.set_script_timeout(script_timeout)
+            yield driver
+        finally:
+            driver.quit()
     finally:
-        driver.quit()
+        shutil.rmtree(socket_dir, ignore_errors=True)
 
 
 def wait_for_page(driver, timeout=120):
