@@ -12,6 +12,9 @@ PRIOR = "prior"
 BOUND = "bound"
 #: An approximate posterior q(z|x): `posterior_distribution`.
 POSTERIOR = "posterior"
+#: A classifier q(y|x) over the model's classes: `classify(x)` returns class probabilities, and
+#: export adds a `classify` signature (the semi-supervised VAE, Kingma et al. 2014).
+CLASSIFY = "classify"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,7 @@ model is; they ask what it can do:
     model.can(BOUND)            a bound on log p(x) (`bound_terms()`: the ELBO and the importance
                                 weights, `keras_vae.objectives`)
     model.can(POSTERIOR)        an approximate posterior q(z|x) (`posterior_distribution()`)
+    model.can(CLASSIFY)         a classifier q(y|x): `classify(x)` -> class probabilities
     model.condition_spec        None, or `ConditionSpec(dim, num_classes)` of the condition c that
                                 the encoder and decoder see
 
@@ -37,7 +38,7 @@ from keras import ops
 from keras_vae.distribute import scale_loss_for_replicas, step_outputs
 from keras_vae.likelihoods import get_likelihood
 from keras_vae.models import signatures
-from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
+from keras_vae.models.capabilities import BOUND, CLASSIFY, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
 from keras_vae.models.input_checks import InputChecks
 
 class GenerativeModel(InputChecks, keras.Model):
@@ -298,6 +299,22 @@ class GenerativeModel(InputChecks, keras.Model):
         self._require(PRIOR, "prior_latents")
         raise NotImplementedError(f"{type(self).__name__} declares a prior but implements no prior_latents.")
 
+    def classify(self, x):
+        """Returns q(y|x), the class probabilities (batch, num_classes), of a CLASSIFY kind.
+
+        Needs no label: this is how such a model labels new data.
+
+        Args:
+            x: float array or tensor (batch, *data_shape).
+        """
+        self._require(CLASSIFY, "classify")
+        return ops.softmax(self.class_logits(self._as_inputs(x), training=False), axis=-1)
+
+    def class_logits(self, x, training=False):
+        """Returns the logits of q(y|x), (batch, num_classes), for a float tensor x (CLASSIFY kinds)."""
+        self._require(CLASSIFY, "class_logits")
+        raise NotImplementedError(f"{type(self).__name__} declares a classifier but implements no class_logits.")
+
     def named_encoding(self, x, condition_vector):
         """Returns the `encode` signature's outputs as a dict of named tensors (batch, latent_dim)."""
         raise NotImplementedError
@@ -306,7 +323,8 @@ class GenerativeModel(InputChecks, keras.Model):
         """Returns this kind's SavedModel signatures, the default first (`keras_vae.models.signatures`).
 
         Every kind serves reconstruct (the default), encode and decode; PRIOR adds
-        sample and BOUND adds elbo; a conditional model's signatures take the condition.
+        sample, BOUND adds elbo and CLASSIFY adds classify; a conditional model's
+        signatures take the condition (classify never does).
         A kind with more to serve (a classifier) extends this list.
         """
         return signatures.standard_endpoints(self, checks=checks)

@@ -12,6 +12,7 @@ outputs are named, with a `None` batch dimension:
     sample       seed () int32, count () int32          -> images (count, *data_shape)   PRIOR kinds
                  (conditional: seed, c; count = len(c))     E[x|z, c] for z ~ p(z)
     elbo         images [, c], seed () int32             -> elbo, reconstruction, kl (B,)  BOUND kinds
+    classify     images                                  -> probabilities (B, K): q(y|x)     CLASSIFY kinds
 
 The condition c of a conditional model is "labels" int32 (B,) for class models (one-hot in
 the graph) or "condition" float32 (B, dim) for vector models.
@@ -29,7 +30,7 @@ import tensorflow as tf
 
 from keras_vae import objectives
 from keras_vae.layers.noise import stateless_seed
-from keras_vae.models.capabilities import BOUND, PRIOR
+from keras_vae.models.capabilities import BOUND, CLASSIFY, PRIOR
 
 #: The most images one call of a `sample` signature draws: a larger `count` would exhaust a
 #: server's memory (10^9 28x28 images are 3 TB), so it fails with a clear error instead.
@@ -151,6 +152,12 @@ def standard_endpoints(model, checks=True):
         total, reconstruction, kl = stateless_elbo_terms(model, checked(images, "images", checks), seed, vector)
         return {"elbo": total, "reconstruction": reconstruction, "kl": kl}
 
+    def classify(images):
+        logits = model.class_logits(checked(images, "images", checks), training=False)
+        return {"probabilities": tf.nn.softmax(logits, axis=-1)}
+
+    classify_endpoints = [Endpoint("classify", classify, [images_spec])] if model.can(CLASSIFY) else []
+
     if not conditional:
         endpoints = [
             Endpoint("reconstruct", reconstruct, [images_spec]),
@@ -161,7 +168,7 @@ def standard_endpoints(model, checks=True):
             endpoints.append(Endpoint("sample", sample, [seed_spec, tf.TensorSpec((), tf.int32, name="count")]))
         if model.can(BOUND):
             endpoints.append(Endpoint("elbo", elbo, [images_spec, seed_spec]))
-        return endpoints
+        return endpoints + classify_endpoints
 
     cond_spec = condition_input_spec(model)
     endpoints = [
@@ -179,4 +186,4 @@ def standard_endpoints(model, checks=True):
                 "elbo", lambda images, c, seed: elbo(images, seed, condition_vector(c)), [images_spec, cond_spec, seed_spec]
             )
         )
-    return endpoints
+    return endpoints + classify_endpoints
