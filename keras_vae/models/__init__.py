@@ -9,15 +9,17 @@ from keras_vae.models.builder import (
     model_kind_name,
     register_model_kind,
 )
-from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR, ConditionSpec
+from keras_vae.models.capabilities import BOUND, CLASSIFY, POSTERIOR, PRIOR, ConditionSpec
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
+from keras_vae.models.semi_supervised_vae import SemiSupervisedVAE
 from keras_vae.models.generative_model import GenerativeModel
 from keras_vae.models.vae import VAE
 
 __all__ = [
     "ARCHITECTURES",
     "BOUND",
+    "CLASSIFY",
     "MODEL_KINDS",
     "POSTERIOR",
     "PRIOR",
@@ -26,6 +28,7 @@ __all__ = [
     "ConditionalVAE",
     "DenoisingAutoencoder",
     "GenerativeModel",
+    "SemiSupervisedVAE",
     "VAE",
     "build_model",
     "build_vae",
