@@ -199,6 +199,70 @@ def make_epoch_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE), steps
 
 
+def make_semi_supervised_dataset(
+    examples,
+    labels,
+    labelled_indices,
+    *,
+    batch_size=128,
+    labelled_batch_size=None,
+    binarize="none",
+    seed=0,
+    epochs=1,
+    steps_per_epoch=None,
+    initial_epoch=0,
+):
+    """Returns `(dataset, steps)`: mixed batches of unlabelled and labelled examples, for semi-supervised `fit`.
+
+    Each batch is `batch_size` examples of the unlabelled stream, with label -1, followed by
+    `labelled_batch_size` examples of the labelled subset with their labels: `(x, labels)`
+    with len(x) = batch_size + labelled_batch_size (shorter at the end of an epoch without
+    `steps_per_epoch`). The unlabelled stream is `make_epoch_dataset` over ALL examples
+    (the labelled ones too, without their labels, as Kingma et al. 2014 use them); the
+    small labelled set cycles: its own endless stream of seeded permutations, a function of
+    (seed, epoch) as well, so a resumed run replays the same mixed batches.
+
+    Args:
+        examples: images or table rows, as for `make_epoch_dataset`.
+        labels: int array (N,) of class ids 0..K-1 (only those at `labelled_indices` are used).
+        labelled_indices: int array of the labelled examples' indices (`labelled_subset`).
+        batch_size: int, default 128. Unlabelled examples per batch.
+        labelled_batch_size: int or None, default None: min(N_l, max(1, batch_size // 4)).
+        binarize, seed, epochs, steps_per_epoch, initial_epoch: as for `make_epoch_dataset`.
+
+    Example:
+    >>> x = np.linspace(0, 1, 12 * 4, dtype="float32").reshape(12, 2, 2)
+    >>> ds, steps = make_semi_supervised_dataset(x, np.arange(12) % 2, [0, 1], batch_size=4, labelled_batch_size=2)
+    >>> steps, [sorted(y.numpy().tolist()) for _, y in ds]  # the two labelled examples cycle
+    (3, [[-1, -1, -1, -1, 0, 1], [-1, -1, -1, -1, 0, 1], [-1, -1, -1, -1, 0, 1]])
+    """
+    x, labels = checked_examples(examples, labels, batch_size, binarize, seed)
+    if labels is None:
+        raise DataError("labels: semi-supervised batches need the class labels of the labelled examples.")
+    indices = np.asarray(labelled_indices, np.int64)
+    if indices.ndim != 1 or not indices.size or indices.min() < 0 or indices.max() >= len(x):
+        raise DataError(f"labelled_indices must be a non-empty list of example indices in [0, {len(x)}).")
+    labels = labels.astype(np.int64)
+    labelled_batch_size = int(labelled_batch_size or min(len(indices), max(1, int(batch_size) // 4)))
+    unlabelled, steps = make_epoch_dataset(
+        x, np.full(len(x), -1, np.int64), batch_size=batch_size, binarize=binarize, seed=seed, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, initial_epoch=initial_epoch,
+    )
+    # Another seed for the labelled stream: its shuffles and binarizations are not the unlabelled ones.
+    labelled_epoch = _epoch_function(
+        x[indices], labels[indices], batch_size=labelled_batch_size, binarize=binarize,
+        seed=int(seed) + 7919, shuffle=True, passes=None, steps=steps, drop_remainder=True,
+    )
+    labelled = tf.data.Dataset.range(int(initial_epoch), int(epochs)).flat_map(labelled_epoch)
+
+    def join(u, lab):
+        return tf.concat([u[0], lab[0]], axis=0), tf.concat([u[1], lab[1]], axis=0)
+
+    dataset = tf.data.Dataset.zip(unlabelled, labelled).map(join)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(max(int(epochs) - int(initial_epoch), 0) * steps))
+    return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
 def make_dataset(
     images,
     labels=None,
@@ -260,4 +324,12 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-__all__ = ["BINARIZATIONS", "binarize_static", "checked_examples", "epoch_steps", "make_dataset", "make_epoch_dataset"]
+__all__ = [
+    "BINARIZATIONS",
+    "binarize_static",
+    "checked_examples",
+    "epoch_steps",
+    "make_dataset",
+    "make_epoch_dataset",
+    "make_semi_supervised_dataset",
+]
