@@ -36,6 +36,7 @@ from keras_vae import atomic
 from keras_vae.data import (
     DataError,
     binarize_static,
+    labelled_subset,
     is_table_file,
     load_tfds_images,
     load_user_images,
@@ -54,9 +55,11 @@ BACKUP_DIR = "backup"
 TENSORBOARD_DIR = "tensorboard"
 FIGURE_FILES = ("samples.png", "reconstructions.png")
 LOCK_FILE = ".keras-vae.lock"
+#: The labelled subset of a semi-supervised run: its example indices in the training split.
+LABELLED_FILE = "labelled.json"
 # Every name `keras-vae train` writes into a run directory (other workers of a
 # multi-worker run write into .worker-<index>/ and remove it at the end).
-TRAINING_FILES = (METRICS_FILE, MODEL_FILE, HISTORY_FILE, BACKUP_DIR, TENSORBOARD_DIR, *FIGURE_FILES)
+TRAINING_FILES = (METRICS_FILE, MODEL_FILE, HISTORY_FILE, BACKUP_DIR, TENSORBOARD_DIR, LABELLED_FILE, *FIGURE_FILES)
 WORKER_PREFIX = ".worker-"
 STATUS_TRAINING, STATUS_FINISHED = "training", "finished"
 
@@ -193,6 +196,24 @@ def count_classes(*labels):
     """
     top = max(int(np.max(y)) for y in labels if y is not None and len(y))
     return max(top + 1, 2)
+
+
+def labelled_indices(settings, train, num_classes):
+    """Returns the indices of a semi-supervised run's labelled training examples (a balanced, seeded subset).
+
+    A function of the training labels and the settings (`labels_per_class` or
+    `labelled_examples`, `seed`) alone, so training, a resumed training, evaluation and
+    export all get the same subset; training also records it (`Run.record_labelled`).
+
+    Args:
+        settings: the run's `TrainSettings`.
+        train: the training `Split` (with labels).
+        num_classes: int.
+    """
+    return labelled_subset(
+        train.labels, per_class=settings.labels_per_class, total=settings.labelled_examples,
+        num_classes=num_classes, seed=settings.seed,
+    )
 
 
 class Run:
@@ -422,6 +443,32 @@ class Run:
             elif os.path.lexists(path):
                 os.remove(path)
 
+    def record_labelled(self, indices, labels, resumed=False):
+        """Writes labelled.json (the labelled subset's indices and labels); on resume checks it is unchanged.
+
+        Raises:
+            RunError: a resumed run whose data now give another subset (the data changed).
+        """
+        record = {"indices": [int(i) for i in indices], "labels": [int(labels[i]) for i in indices]}
+        path = self.file(LABELLED_FILE)
+        if resumed and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                if json.load(f) != record:
+                    raise RunError(
+                        f"{path} records another labelled subset than the run's data and settings give now: the "
+                        "training data changed since the run started. Restore it, or pass --overwrite to start afresh."
+                    )
+        atomic.write_json(path, record)
+
+    def labelled(self):
+        """Returns the recorded labelled subset `(indices, labels)` of a semi-supervised run (int64 arrays)."""
+        path = self.file(LABELLED_FILE)
+        if not os.path.isfile(path):
+            raise RunNotFoundError(f"{path} not found: {self.path} is no semi-supervised run (--model m2).")
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        return np.asarray(record["indices"], np.int64), np.asarray(record["labels"], np.int64)
+
     def write_metrics(self, metrics):
         """Writes the final metrics.json (atomically), marking the run finished."""
         atomic.write_json(self.file(METRICS_FILE), {**metrics, "status": STATUS_FINISHED})
@@ -430,6 +477,7 @@ class Run:
 __all__ = [
     "BACKUP_DIR",
     "HISTORY_FILE",
+    "LABELLED_FILE",
     "LOCK_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
@@ -441,6 +489,7 @@ __all__ = [
     "TRAINING_FILES",
     "count_classes",
     "is_table_run",
+    "labelled_indices",
     "load_splits",
     "model_inputs",
 ]

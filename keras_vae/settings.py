@@ -79,6 +79,15 @@ class TrainSettings:
             "ae" (autoencoder) or "dae" (denoising autoencoder).
         noise_std: float, default 0.2. Gaussian input noise of a "dae".
         mask_probability: float, default 0.0. Masking noise of a "dae".
+        labels_per_class: int or None, default None. Semi-supervised kinds ("m2"): labelled
+            examples per class, a balanced subset drawn from `seed` (`keras_vae.data.labelled_subset`);
+            the rest of the training data is used without labels.
+        labelled_examples: int or None, default None. Instead of `labels_per_class`: labelled
+            examples in all (balanced over the classes).
+        alpha: float or None, default None. "m2": weight of the labelled cross-entropy; None is the
+            paper's 0.1 * N (`keras_vae.models.semi_supervised_vae.paper_alpha`).
+        m1_run: str or None, default None. "m2" only: a finished VAE run (M1) whose posterior
+            means z = E[q(z|x)] replace the images as the data (M1+M2, Kingma et al. 2014).
 
     Example:
     >>> settings = TrainSettings(latent_dim=2, epochs=1)
@@ -118,6 +127,10 @@ class TrainSettings:
     model: str = "vae"
     noise_std: float = 0.2
     mask_probability: float = 0.0
+    labels_per_class: int = None
+    labelled_examples: int = None
+    alpha: float = None
+    m1_run: str = None
 
     @property
     def needs_labels(self):
@@ -125,6 +138,13 @@ class TrainSettings:
         from keras_vae.models.builder import MODEL_KINDS  # the kinds import TensorFlow: only when asked
 
         return MODEL_KINDS[self.model].trains_on_labels
+
+    @property
+    def semi_supervised(self):
+        """True when the model kind trains on a labelled subset plus unlabelled data (its `trains_semi_supervised`)."""
+        from keras_vae.models.builder import MODEL_KINDS  # the kinds import TensorFlow: only when asked
+
+        return MODEL_KINDS[self.model].trains_semi_supervised
 
     def model_options(self):
         """Returns the model kinds' own constructor options these settings hold (`build_model(**options)`)."""
@@ -227,8 +247,33 @@ class TrainSettings:
                 f"binarize={self.binarize!r} makes binary data, which needs likelihood 'bernoulli'; "
                 f"use binarize='none' with likelihood {self.likelihood!r}."
             )
+        self._check_semi_supervised()
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}.")
+
+    def _check_semi_supervised(self):
+        given = [name for name in ("labels_per_class", "labelled_examples") if getattr(self, name) is not None]
+        for name in given:
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.alpha is not None and not (self.alpha >= 0 and np.isfinite(self.alpha)):
+            raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}.")
+        if not self.semi_supervised:
+            extra = given + [name for name in ("alpha", "m1_run") if getattr(self, name) is not None]
+            if extra:
+                raise ValueError(
+                    f"{extra[0]} is for semi-supervised models (--model m2); --model {self.model} trains on all the "
+                    "data. Drop it, or use --model m2."
+                )
+            return
+        if len(given) != 1:
+            raise ValueError(
+                f"--model {self.model} learns from a few labels: give exactly one of --labels-per-class K and "
+                f"--labelled-examples N (got {len(given)})."
+            )
+        if self.m1_run is not None and self.data is not None and self.data != self.m1_run:
+            raise ValueError("m1_run brings its own data (the M1 run's): drop --data.")
 
 
 def _checked_type(field, value, where):

@@ -29,27 +29,30 @@ import tensorflow as tf
 
 from keras_vae import atomic, plotting
 from keras_vae.callbacks import make_beta_schedule
-from keras_vae.data import DataError, make_dataset, make_epoch_dataset
+from keras_vae.data import DataError, make_dataset, make_epoch_dataset, make_semi_supervised_dataset
 from keras_vae.distribute import is_chief, make_strategy, task
 from keras_vae.likelihoods import Gaussian
 from keras_vae.models.builder import build_model
 from keras_vae.models.generative_model import PRIOR
+from keras_vae.models.semi_supervised_vae import paper_alpha
 from keras_vae.resume import AtomicBackupAndRestore, truncate_history
 from keras_vae.runs import (
     BACKUP_DIR,
     HISTORY_FILE,
+    LABELLED_FILE,
     MODEL_FILE,
     TENSORBOARD_DIR,
     WORKER_PREFIX,
     Run,
     count_classes,
+    labelled_indices,
     load_splits,
     model_inputs,
 )
 from keras_vae.settings import TrainSettings
 
 
-def _build(settings, data_shape, num_classes):
+def _build(settings, data_shape, num_classes, **extra_options):
     likelihood = Gaussian(scale=settings.gaussian_scale) if settings.likelihood == "gaussian" else settings.likelihood
     model = build_model(
         settings.model,
@@ -60,6 +63,7 @@ def _build(settings, data_shape, num_classes):
         seed=settings.seed,
         num_classes=num_classes,
         **settings.model_options(),
+        **extra_options,
     )
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
     return model
@@ -139,8 +143,15 @@ def train(settings):
         tf.config.experimental.enable_op_determinism()
     splits = load_splits(settings)
     train_split, test = splits["train"], splits["test"]
+    num_classes = _num_classes(settings, splits)
+    extra_options, labelled = {}, None
+    if settings.semi_supervised:
+        # The balanced labelled subset: a function of (labels, settings), recorded in the run below.
+        labelled = labelled_indices(settings, train_split, num_classes)
+        extra_options["alpha"] = settings.alpha if settings.alpha is not None else paper_alpha(
+            len(train_split.examples), len(labelled))
     with strategy.scope():
-        model = _build(settings, train_split.examples.shape[1:], _num_classes(settings, splits))
+        model = _build(settings, train_split.examples.shape[1:], num_classes, **extra_options)
     # A model that takes a condition gets (x, labels) batches; the others x alone.
     conditional = model.takes_condition
     test_inputs = model_inputs(settings, test.examples)
@@ -150,9 +161,7 @@ def train(settings):
 
     with run.claim(settings) as initial_epoch:
         # Every epoch is a function of (seed, epoch), so a resumed epoch replays the same batches.
-        train_data, steps_per_epoch = make_epoch_dataset(
-            train_split.examples,
-            labels=train_split.labels if conditional else None,
+        common = dict(
             batch_size=settings.batch_size,
             binarize=settings.binarize,
             seed=settings.seed,
@@ -160,6 +169,15 @@ def train(settings):
             steps_per_epoch=settings.steps_per_epoch,
             initial_epoch=initial_epoch,
         )
+        if labelled is not None:
+            run.record_labelled(labelled, train_split.labels, resumed=initial_epoch > 0)
+            train_data, steps_per_epoch = make_semi_supervised_dataset(
+                train_split.examples, train_split.labels, labelled, **common
+            )
+        else:
+            train_data, steps_per_epoch = make_epoch_dataset(
+                train_split.examples, labels=train_split.labels if conditional else None, **common
+            )
         history_path = run.file(HISTORY_FILE)
         if initial_epoch:
             truncate_history(history_path, initial_epoch)
@@ -194,8 +212,8 @@ def train(settings):
         metrics = {
             "test": {
                 # An autoencoder has no ELBO or KL: its test dict has loss and reconstruction.
-                **{key: float(test_metrics[key]) for key in ("elbo", "reconstruction", "kl", "loss") if (
-                    key in test_metrics and (key != "loss" or "elbo" not in test_metrics))},
+                **{key: float(value) for key, value in test_metrics.items() if (
+                    key in model.metric_names and (key != "loss" or "elbo" not in test_metrics))},
                 "units": "nats per example",
                 "num_examples": int(len(test_inputs)),
             },
@@ -204,6 +222,9 @@ def train(settings):
             "resumed_from_epoch": initial_epoch,
             "settings": dataclasses.asdict(settings),
         }
+        if labelled is not None:
+            metrics["labelled_subset"] = {"num_labelled": int(len(labelled)), "file": LABELLED_FILE,
+                                          "alpha": float(model.alpha)}
         if chief:
             atomic.save_model(model, run.file(MODEL_FILE))
             write_figures(model, settings, test, run.path)

@@ -68,12 +68,22 @@ def add_parser(subparsers):
     train.add_argument("--strategy", choices=["none", "mirrored", "multi-worker"], default=defaults.strategy,
                        help="tf.distribute strategy; --batch-size is the global batch (default: %(default)s)")
     train.add_argument("--model", choices=list(MODEL_KINDS), default=defaults.model,
-                       help="vae, cvae (conditional on the data's class labels), ae (autoencoder) or dae "
-                            "(denoising autoencoder) (default: %(default)s)")
+                       help="vae, cvae (conditional on the data's class labels), ae (autoencoder), dae "
+                            "(denoising autoencoder) or m2 (semi-supervised, Kingma et al. 2014: give --labels-per-class) "
+                            "(default: %(default)s)")
     train.add_argument("--noise-std", type=number, default=defaults.noise_std,
                        help="dae: std of the Gaussian input noise (default: %(default)s)")
     train.add_argument("--mask-probability", type=number, default=defaults.mask_probability,
                        help="dae: probability of zeroing each input value (default: %(default)s)")
+    train.add_argument("--labels-per-class", type=positive_int, default=None,
+                       help="m2: labelled examples per class (a balanced subset drawn from --seed); the rest "
+                            "of the data is used without labels")
+    train.add_argument("--labelled-examples", type=positive_int, default=None,
+                       help="m2: labelled examples in all, balanced over the classes (instead of --labels-per-class)")
+    train.add_argument("--alpha", type=number, default=None,
+                       help="m2: weight of the labelled cross-entropy (default: the paper's 0.1 * N, as 0.1 * N / N_labelled per batch)")
+    train.add_argument("--m1-run", default=None,
+                       help="m2: a finished --model vae run (M1); M2 then learns on its posterior means (M1+M2)")
     return train
 
 
@@ -102,6 +112,14 @@ def run(args):
         print(f"keras-vae train: error: {error}", file=sys.stderr)
         return 2
     test = metrics["test"]
+    if "accuracy" in test:  # a semi-supervised model: its classifier and its bounds
+        print(
+            f"Test accuracy {test['accuracy']:.4f} (error {1 - test['accuracy']:.4f}) from "
+            f"{metrics['labelled_subset']['num_labelled']} labels; labelled bound {test['labelled_bound']:.2f}, "
+            f"unlabelled bound {test['unlabelled_bound']:.2f} nats per example; trained in "
+            f"{metrics['train_seconds']:.0f} s; artifacts in {settings.out}"
+        )
+        return 0
     if "elbo" not in test:  # an autoencoder
         print(
             f"Test loss {test['loss']:.2f} (reconstruction {test['reconstruction']:.2f}); trained in "

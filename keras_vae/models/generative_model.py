@@ -60,6 +60,9 @@ class GenerativeModel(InputChecks, keras.Model):
     metric_names = ("loss",)
     #: True for kinds whose training data must carry class labels (`keras-vae train` then loads them).
     trains_on_labels = False
+    #: True for kinds that learn from a small labelled subset plus unlabelled data (label -1 in
+    #: the target slot): `keras-vae train` then draws the subset (--labels-per-class) and mixes batches.
+    trains_semi_supervised = False
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -99,6 +99,7 @@ class SemiSupervisedVAE(ConditionalVAE):
     metric_names = ("loss", "labelled_bound", "unlabelled_bound", "accuracy", "reconstruction", "kl")
     nested_config_keys = ConditionalVAE.nested_config_keys + ("classifier",)
     option_names = ("num_samples", "prior", "num_classes", "alpha")
+    trains_semi_supervised = True
 
     def __init__(self, encoder, decoder, num_classes=None, classifier=None, alpha=0.1, **kwargs):
         if num_classes is None:
