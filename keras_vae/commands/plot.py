@@ -4,6 +4,8 @@ Writes, into RUN_DIR/figures by default:
 
     samples.png               images decoded from prior draws (unconditional models)
     class_samples.png         one row per class, the same z down each column (class-conditional models)
+    analogies.png             test images' z decoded under every class (class-conditional models)
+    confusion_matrix.png      true against predicted test classes (models with a classifier, m2)
     reconstructions.png       test inputs above their reconstructions
     manifold.png              the decoded latent grid (latent_dim == 2, unconditional)
     traversals.png            one latent dimension varied at a time (otherwise)
@@ -32,7 +34,7 @@ import sys
 
 import numpy as np
 
-from keras_vae.models.capabilities import PRIOR
+from keras_vae.models.capabilities import CLASSIFY, PRIOR
 from keras_vae.runs import Run, RunError, load_splits, model_inputs
 
 
@@ -105,11 +107,21 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     def save(fig, name):
         written.append(plotting.save_figure(fig, os.path.join(out, name)))
 
+    names = class_names if model.num_classes and class_names is not None and len(class_names) == model.num_classes else None
     if model.can(PRIOR) and model.num_classes:
-        names = class_names if class_names is not None and len(class_names) == model.num_classes else None
         save(plotting.plot_class_samples(model, per_class=8, seed=seed, class_names=names), "class_samples.png")
     elif model.can(PRIOR) and not model.takes_condition:
         save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
+    if model.num_classes and model.takes_condition and len(model.data_shape) == 3:
+        # One test image per class (as far as the test split has them): the paper's analogies.
+        rows = [int(np.flatnonzero(labels == c)[0]) for c in range(model.num_classes) if np.any(labels == c)][:8]
+        save(plotting.plot_class_analogies(model, images[rows], labels[rows], class_names=names), "analogies.png")
+    if model.can(CLASSIFY) and labels is not None:
+        from keras_vae.evaluation import classification_summary
+
+        confusion = classification_summary(model, images, labels)["confusion_matrix"]
+        save(plotting.plot_confusion_matrix(confusion, class_names=names if model.num_classes else None),
+             "confusion_matrix.png")
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(

@@ -4,7 +4,7 @@
                  (codes, decoded grids, interpolations, attribute vectors, traversals, class samples)
     tiles.py     image batches tiled into one array (also used by `keras_vae.image_logging`)
     figures.py   image-grid figures: `image_grid` (the one grid builder) and the `plot_*` of images
-    charts.py    `plot_latent_scatter`, `plot_training_curves`
+    charts.py    `plot_latent_scatter`, `plot_training_curves`, `plot_confusion_matrix`
     png.py       `figure_png`, `save_figure` (the one PNG writer)
 
 No pyplot and no backend switch: figures are written with `save_figure` (or shown in
@@ -17,8 +17,9 @@ Example:
 'Figure'
 """
 
-from keras_vae.plotting.charts import plot_latent_scatter, plot_training_curves, read_history
+from keras_vae.plotting.charts import plot_confusion_matrix, plot_latent_scatter, plot_training_curves, read_history
 from keras_vae.plotting.compute import (
+    class_analogies,
     attribute_arithmetic,
     attribute_vector,
     class_samples,
@@ -35,6 +36,7 @@ from keras_vae.plotting.compute import (
 from keras_vae.plotting.figures import (
     image_grid,
     plot_attribute_arithmetic,
+    plot_class_analogies,
     plot_class_samples,
     plot_interpolation,
     plot_latent_manifold,
@@ -48,6 +50,7 @@ from keras_vae.plotting.tiles import interleave_rows, tile_images
 __all__ = [
     "attribute_arithmetic",
     "attribute_vector",
+    "class_analogies",
     "class_samples",
     "decoded",
     "figure_png",
@@ -59,7 +62,9 @@ __all__ = [
     "latent_traversals",
     "manifold_points",
     "plot_attribute_arithmetic",
+    "plot_class_analogies",
     "plot_class_samples",
+    "plot_confusion_matrix",
     "plot_interpolation",
     "plot_latent_manifold",
     "plot_latent_scatter",

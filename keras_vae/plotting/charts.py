@@ -101,7 +101,14 @@ def plot_latent_scatter(
     return fig
 
 
-CURVES = (("elbo", "ELBO"), ("reconstruction", "reconstruction log p(x|z)"), ("kl", "KL(q(z|x) || p(z))"))
+CURVES = (
+    ("elbo", "ELBO"),
+    ("labelled_bound", "labelled bound L(x, y)"),
+    ("unlabelled_bound", "unlabelled bound U(x)"),
+    ("reconstruction", "reconstruction log p(x|z)"),
+    ("kl", "KL(q(z|x) || p(z))"),
+    ("accuracy", "classifier accuracy (labelled)"),
+)
 
 
 def read_history(path):
@@ -159,5 +166,42 @@ def plot_training_curves(history):
         if key != "beta":
             ax.legend(fontsize=6)
     axes[0].set_ylabel("nats per example", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(confusion, class_names=None, title="Confusion matrix (test)"):
+    """Returns a confusion matrix as a heat map with counts: rows true classes, columns predictions.
+
+    Args:
+        confusion: int array (K, K); confusion[i, j] counts class i predicted as j
+            (`keras_vae.evaluation.classification_summary`).
+        class_names: sequence of K str or None (the class ids).
+        title: str.
+
+    Example:
+    >>> fig = plot_confusion_matrix(np.array([[3, 1], [0, 4]]))
+    >>> fig.axes[0].get_xlabel()
+    'predicted class'
+    """
+    confusion = np.asarray(confusion)
+    k = confusion.shape[0]
+    if confusion.shape != (k, k):
+        raise ValueError(f"A confusion matrix must be square (K, K), got shape {confusion.shape}.")
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    fig = Figure(figsize=(1.2 + 0.45 * k, 1.0 + 0.45 * k))
+    ax = fig.subplots()
+    ax.imshow(confusion, cmap="Blues")
+    threshold = confusion.max() / 2 if confusion.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(int(confusion[i, j])), ha="center", va="center", fontsize=6,
+                    color="white" if confusion[i, j] > threshold else "black")
+    ax.set_xticks(range(k), names, rotation=90, fontsize=6)
+    ax.set_yticks(range(k), names, fontsize=6)
+    ax.set_xlabel("predicted class", fontsize=7)
+    ax.set_ylabel("true class", fontsize=7)
+    accuracy = np.trace(confusion) / max(confusion.sum(), 1)
+    ax.set_title(f"{title}: accuracy {accuracy:.3f}", fontsize=8)
     fig.tight_layout()
     return fig

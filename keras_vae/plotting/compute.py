@@ -133,6 +133,33 @@ def class_samples(model, per_class=8, seed=0):
     )
 
 
+def class_analogies(model, images, condition):
+    """Returns each image's z decoded under every class, (N, num_classes, ...): style kept, class changed.
+
+    The analogies of Kingma et al. (2014, figure 1): z = `model.embed(x, condition)`
+    (a class-conditional model infers z given the image's own label), then
+    `model.decode(z, k)` for every class k.
+
+    Args:
+        model: a class-conditional model of the model contract (`num_classes`).
+        images: array (N, *data_shape).
+        condition: int labels (N,) of the images.
+
+    Example:
+    >>> from keras_vae.models import build_model
+    >>> model = build_model("cvae", (8, 8, 1), latent_dim=2, num_classes=3)
+    >>> class_analogies(model, np.zeros((2, 8, 8, 1)), np.array([0, 2])).shape
+    (2, 3, 8, 8, 1)
+    """
+    if not model.num_classes:
+        raise ValueError("class analogies need a class-conditional model (num_classes); this model has no classes.")
+    k = int(model.num_classes)
+    codes = latent_codes(model, images, condition)  # (N, latent_dim)
+    tiled = np.repeat(codes[:, None, :], k, axis=1)  # (N, K, latent_dim)
+    classes = np.tile(np.arange(k), (len(codes), 1))
+    return decoded(model, tiled, classes)
+
+
 # The decoded latent grid ----------------------------------------------------------------
 
 

@@ -141,6 +141,36 @@ def plot_class_samples(model, per_class=8, seed=0, class_names=None, tile_inches
     )
 
 
+def plot_class_analogies(model, images, condition, class_names=None, tile_inches=0.5):
+    """Returns the analogy figure: each row a test image (left), then its z decoded under every class.
+
+    Args:
+        model: a class-conditional model (`num_classes`) of the model contract.
+        images: array (N, *data_shape), one row each.
+        condition: int labels (N,) of the images (z is inferred with them).
+        class_names: sequence of `num_classes` str or None (the class ids).
+        tile_inches: float, default 0.5.
+
+    Example:
+    >>> from keras_vae.models import build_model
+    >>> model = build_model("cvae", (8, 8, 1), latent_dim=2, num_classes=3)
+    >>> plot_class_analogies(model, np.zeros((2, 8, 8, 1)), np.array([0, 1])).get_size_inches().tolist()
+    [2.75, 1.75]
+    """
+    analogies = compute.class_analogies(model, images, condition)
+    n, k = analogies.shape[:2]
+    rows = np.concatenate([np.asarray(images, "float32")[:, None], analogies], axis=1)
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    return image_grid(
+        _flat(rows),
+        rows=n,
+        cols=k + 1,
+        title="Analogies: each image's z (style) decoded under every class",
+        col_labels=["input"] + names,
+        tile_inches=tile_inches,
+    )
+
+
 def plot_reconstructions(model, images, originals=None, cols=8, condition=None):
     """Returns inputs above their reconstructions `model.reconstruct(x, condition)`, in alternating rows.
 
