@@ -44,6 +44,7 @@ from keras_vae.data import (
     tfds_class_names,
 )
 from keras_vae.locking import OwnerLock, check_unlocked
+from keras_vae.models.capabilities import POSTERIOR
 from keras_vae.models.loading import ModelLoadError, load_model
 from keras_vae.resume import backup_epoch
 from keras_vae.settings import SettingsError, TrainSettings
@@ -140,6 +141,8 @@ def load_splits(settings, names=("train", "test"), max_examples=None):
     >>> splits["train"].examples.shape, splits["test"].examples.shape, splits["test"].labels
     ((8, 4, 4, 1), (2, 4, 4, 1), None)
     """
+    if settings.m1_run:
+        return _m1_splits(settings, names, max_examples)
     if settings.data:
         unknown = [name for name in names if name not in ("train", "test")]
         if unknown:
@@ -169,6 +172,33 @@ def load_splits(settings, names=("train", "test"), max_examples=None):
             for name, split in splits.items()
         }
     return splits
+
+
+def _m1_splits(settings, names, max_examples):
+    """The splits of an M1+M2 run: the M1 run's data mapped to its posterior means z = E[q(z|x)].
+
+    Kingma et al. (2014) train M2 on the latent code of a VAE trained first (M1). The grey
+    images (the expectation of a binarized image) go through M1's `embed`, so the
+    features are deterministic: training, evaluation and export of the run see the same ones.
+    """
+    m1 = Run(settings.m1_run)
+    m1_settings = m1.settings()
+    model = m1.load_model()
+    if not model.can(POSTERIOR) or model.takes_condition:
+        raise RunError(
+            f"--m1-run {settings.m1_run} holds a {type(model).__name__}; M1 must be an unconditional model with a "
+            "posterior q(z|x), e.g. a run of --model vae."
+        )
+    if m1_settings.m1_run:
+        raise RunError(f"--m1-run {settings.m1_run} is itself an M1+M2 run; give the run of the VAE (M1).")
+    splits = load_splits(m1_settings, names, max_examples)
+    mapped = {}
+    for name, split in splits.items():
+        codes = np.concatenate(
+            [np.asarray(model.embed(split.examples[i : i + 1000])) for i in range(0, len(split.examples), 1000)]
+        )
+        mapped[name] = Split(codes.astype(np.float32), split.labels, split.class_names)
+    return mapped
 
 
 def model_inputs(settings, examples):

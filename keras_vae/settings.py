@@ -272,8 +272,11 @@ class TrainSettings:
                 f"--model {self.model} learns from a few labels: give exactly one of --labels-per-class K and "
                 f"--labelled-examples N (got {len(given)})."
             )
-        if self.m1_run is not None and self.data is not None and self.data != self.m1_run:
-            raise ValueError("m1_run brings its own data (the M1 run's): drop --data.")
+        if self.m1_run is not None and (self.likelihood != "gaussian" or self.binarize != "none"):
+            raise ValueError(
+                "m1_run: M2 then models the VAE's real-valued posterior means; pass --likelihood gaussian "
+                f"(binarize 'none'), not likelihood {self.likelihood!r} with binarize {self.binarize!r}."
+            )
 
 
 def _checked_type(field, value, where):

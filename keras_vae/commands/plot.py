@@ -107,8 +107,10 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     def save(fig, name):
         written.append(plotting.save_figure(fig, os.path.join(out, name)))
 
+    # A classifier on flat features (an M1+M2 run models M1's codes) gets no image figures.
+    flat_classifier = model.can(CLASSIFY) and len(model.data_shape) != 3
     names = class_names if model.num_classes and class_names is not None and len(class_names) == model.num_classes else None
-    if model.can(PRIOR) and model.num_classes:
+    if model.can(PRIOR) and model.num_classes and not flat_classifier:
         save(plotting.plot_class_samples(model, per_class=8, seed=seed, class_names=names), "class_samples.png")
     elif model.can(PRIOR) and not model.takes_condition:
         save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
@@ -122,6 +124,11 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
         confusion = classification_summary(model, images, labels)["confusion_matrix"]
         save(plotting.plot_confusion_matrix(confusion, class_names=names if model.num_classes else None),
              "confusion_matrix.png")
+    history = os.path.join(run_dir, "history.csv")
+    if flat_classifier:
+        if os.path.isfile(history):
+            save(plotting.plot_training_curves(history), "training_curves.png")
+        return written
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(
