@@ -33,9 +33,9 @@ class Budget:
         latent_sizes: tuple of int. The latent sizes of experiment 3.
     """
 
-    num_train: int = 20000
-    num_test: int = 2000
-    epochs: int = 5
+    num_train: int = 10000
+    num_test: int = 1000
+    epochs: int = 4
     batch_size: int = 128
     hidden_units: tuple = (256, 128)
     jit_compile: bool = True

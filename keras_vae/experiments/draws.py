@@ -40,7 +40,7 @@ def plot_means_and_draws(models, n=8, seed=0):
     for name, model in models.items():
         means, draws = means_and_draws(model, n, seed)
         images += [means, np.clip(draws, 0.0, 1.0)]
-        labels += [f"{name}: E[x|z]", f"{name}: x ~ p(x|z)"]
+        labels += [f"{name} E[x|z]", f"{name} draw"]
     return image_grid(np.concatenate(images), rows=len(labels), cols=n, row_labels=labels,
                       title="The mean of p(x|z) and draws from it")
 
@@ -58,4 +58,4 @@ def run(data, models, seed=0):
             "distinct_values_in_draws": int(len(np.unique(draws))),
             "mean_abs_draw_minus_mean": float(np.mean(np.abs(draws - means))),
         }
-    return results, {"draws": plot_means_and_draws({"Bernoulli": bernoulli, "Gaussian": gaussian}, seed=seed)}
+    return results, {"draws": plot_means_and_draws({"Bern.": bernoulli, "Gauss.": gaussian}, seed=seed)}
