@@ -33,17 +33,17 @@ class Budget:
         latent_sizes: tuple of int. The latent sizes of experiment 3.
     """
 
-    num_train: int = 10000
+    num_train: int = 6000
     num_test: int = 1000
-    epochs: int = 4
-    batch_size: int = 128
+    epochs: int = 3
+    batch_size: int = 100
     hidden_units: tuple = (256, 128)
-    jit_compile: bool = True
+    jit_compile: bool = False
     run_eagerly: bool = False
     learning_rate: float = 1e-3
-    estimator_images: int = 6
+    estimator_images: int = 4
     max_prior_samples: int = 100_000
-    gap_images: int = 100
+    gap_images: int = 40
     gap_samples: int = 5000
     decoder_scales: tuple = (0.03, 0.1, 0.3, 1.0)
     latent_sizes: tuple = (2, 5, 10, 20, 50)
@@ -53,18 +53,18 @@ class Budget:
 FULL = Budget()
 #: The test suite's budget: tiny networks and data, every code path, no claims about quality.
 FAST = Budget(
-    num_train=512,
-    num_test=200,
+    num_train=256,
+    num_test=100,
     epochs=1,
     batch_size=64,
-    hidden_units=(32,),
+    hidden_units=(16,),
     jit_compile=False,
     run_eagerly=True,
     learning_rate=3e-3,
     estimator_images=2,
     max_prior_samples=1000,
-    gap_images=20,
-    gap_samples=200,
+    gap_images=10,
+    gap_samples=100,
     decoder_scales=(0.1, 1.0),
     latent_sizes=(2, 10),
 )

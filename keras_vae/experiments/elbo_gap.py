@@ -23,8 +23,8 @@ def elbo_gaps(model, images, num_samples=5000, seed=0, batch_size=20):
     >>> from keras_vae.experiments.linear_gaussian import LinearGaussianModel
     >>> lg = LinearGaussianModel()
     >>> x = lg.sample(4)
-    >>> gaps = elbo_gaps(lg.vae(*lg.perturbed_encoder()), x, num_samples=2000)
-    >>> bool(np.allclose(gaps["gap"], lg.posterior_kl(x, *lg.perturbed_encoder()), atol=0.1))
+    >>> gaps = elbo_gaps(lg.vae(*lg.perturbed_encoder()), x, num_samples=300)
+    >>> bool(np.allclose(gaps["gap"], lg.posterior_kl(x, *lg.perturbed_encoder()), atol=0.2))
     True
     """
     bounds = per_example_bounds(model, images, num_samples=num_samples, batch_size=batch_size, seed=seed)
