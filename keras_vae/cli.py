@@ -5,6 +5,7 @@
     keras-vae export    SavedModel for TF Serving and TFLite decoders for phones
     keras-vae plot      every figure that applies to a run
     keras-vae sample    a PNG grid of prior samples
+    keras-vae experiment  the tutorial's experiments (figures + JSON)
 
 TensorFlow's C++ start-up and converter log lines are filtered out of stderr
 (`keras_vae.native_logs`); `--verbose`, before or after the sub-command, keeps them.
@@ -25,6 +26,7 @@ COMMANDS = {
     "export": "keras_vae.export.cli",
     "plot": "keras_vae.commands.plot",
     "sample": "keras_vae.commands.sample",
+    "experiment": "keras_vae.commands.experiment",
 }
 
 

@@ -41,6 +41,29 @@ class Likelihood(keras.layers.Layer):
         """Returns E[x|z], shaped like the data."""
         raise NotImplementedError
 
+    def draw(self, parameters, seed):
+        """Returns one draw x ~ p(x|z) per row of decoder outputs, shaped like the data.
+
+        Generic for every likelihood: the draw of `distribution(parameters)` (a tfd
+        distribution over the data, event = all axes but the batch), with a stateless
+        seed. Bernoulli gives binary images, a Gaussian E[x|z] plus N(0, sigma^2) noise;
+        `mean` (the `call`) is E[x|z] instead.
+
+        Args:
+            parameters: float tensor (batch, *data_shape[:-1], channels * parameters_per_value).
+            seed: (2,) int32 tensor, a stateless seed (`keras_vae.layers.noise.stateless_seed`).
+
+        Example:
+        >>> import numpy as np
+        >>> from keras_vae.layers.noise import stateless_seed
+        >>> x = Bernoulli().draw(np.zeros((2, 3), "float32"), stateless_seed(0))
+        >>> sorted(set(np.asarray(x).ravel().tolist())) in ([0.0], [1.0], [0.0, 1.0])
+        True
+        """
+        parameters = ops.convert_to_tensor(parameters)
+        distribution = self.distribution(parameters, event_ndims=len(parameters.shape) - 1)
+        return distribution.sample(seed=seed)
+
     def call(self, parameters):
         return self.mean(parameters)
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.experiments.linear_gaussian import AffineEncoder, LinearDecoder, LinearGaussianModel  # noqa: F401
 from keras_vae.models import build_vae
 
 
@@ -112,87 +113,8 @@ def compiled_binary_vae(latent_dim, shape=(8, 8, 1), **options):
     return model, (random_images(32, shape) > 0.5).astype("float32")
 
 
-class AffineEncoder(keras.layers.Layer):
-    """Fixed q(z|x) = N(A x + c, diag(exp(log_var))) for flat x: a test oracle's encoder."""
-
-    def __init__(self, matrix, offset, log_var, **kwargs):
-        super().__init__(**kwargs)
-        self.matrix = np.asarray(matrix, "float32")
-        self.offset = np.asarray(offset, "float32")
-        self.fixed_log_var = np.asarray(log_var, "float32")
-        self.latent_dim = self.matrix.shape[0]
-
-    def call(self, x):
-        mean = keras.ops.matmul(x, self.matrix.T) + self.offset
-        return mean, keras.ops.zeros_like(mean) + self.fixed_log_var
-
-    def compute_output_shape(self, input_shape):
-        shape = (input_shape[0], self.latent_dim)
-        return shape, shape
-
-
-class LinearDecoder(keras.layers.Layer):
-    """Fixed decoder mean W z + b: with a Gaussian likelihood, the linear-Gaussian model."""
-
-    def __init__(self, weights, bias, **kwargs):
-        super().__init__(**kwargs)
-        self.w = np.asarray(weights, "float32")
-        self.b = np.asarray(bias, "float32")
-
-    def call(self, z):
-        return keras.ops.matmul(z, self.w.T) + self.b
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.w.shape[0])
-
-
-class LinearGaussianOracle:
-    """x = W z + b + N(0, s^2 I), z ~ N(0, I): log p(x) and p(z|x) in closed form.
-
-    W has orthogonal columns, so the exact posterior
-        Sigma = (I + W^T W / s^2)^-1,  m(x) = Sigma W^T (x - b) / s^2
-    is diagonal and a diagonal-Gaussian encoder can represent it exactly.
-    """
-
-    def __init__(self, data_dim=6, latent_dim=2, noise_scale=0.5, seed=0):
-        rng = np.random.default_rng(seed)
-        q, _ = np.linalg.qr(rng.normal(size=(data_dim, latent_dim)))
-        self.w = q * np.linspace(1.5, 0.7, latent_dim)
-        self.b = rng.normal(size=data_dim)
-        self.s = noise_scale
-        self.posterior_cov = np.linalg.inv(np.eye(latent_dim) + self.w.T @ self.w / self.s**2)
-        self.encoder_matrix = self.posterior_cov @ self.w.T / self.s**2
-        self.rng = rng
-
-    def sample(self, n):
-        z = self.rng.normal(size=(n, self.w.shape[1]))
-        return (z @ self.w.T + self.b + self.s * self.rng.normal(size=(n, self.w.shape[0]))).astype("float32")
-
-    def log_marginal(self, x):
-        """Exact log p(x), from scipy.stats."""
-        from scipy.stats import multivariate_normal
-
-        cov = self.w @ self.w.T + self.s**2 * np.eye(self.w.shape[0])
-        return multivariate_normal(mean=self.b, cov=cov).logpdf(x)
-
-    def exact_posterior(self, x):
-        """Mean (n, latent) and variance (latent,) of p(z|x)."""
-        return (x - self.b) @ self.encoder_matrix.T, np.diag(self.posterior_cov)
-
-    def vae(self, matrix=None, log_var=None):
-        """A VAE whose fixed encoder is the exact posterior, or the affine map given."""
-        from keras_vae import VAE, Gaussian
-
-        matrix = self.encoder_matrix if matrix is None else matrix
-        log_var = np.log(np.diag(self.posterior_cov)) if log_var is None else log_var
-        model = VAE(
-            AffineEncoder(matrix, -matrix @ self.b, log_var),
-            LinearDecoder(self.w, self.b),
-            likelihood=Gaussian(scale=self.s),
-            seed=0,
-        )
-        model.build((None, self.w.shape[0]))
-        return model
+# The linear-Gaussian model lives in the library (the experiments use it too); the tests use it as an oracle.
+LinearGaussianOracle = LinearGaussianModel
 
 
 def saved_weights(out):

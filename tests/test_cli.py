@@ -69,7 +69,7 @@ def test_train_on_an_rgb_image_folder_of_another_shape(tmp_path):
     assert sorted(os.listdir(out)) == sorted(ARTIFACTS)
 
 
-def test_train_on_a_npy_array_of_another_shape(tmp_path):
+def test_train_on_a_npy_array_of_another_shape(tmp_path, capsys):
     path = tmp_path / "digits.npy"
     np.save(path, np.random.default_rng(0).integers(0, 256, size=(40, 12, 10), dtype=np.uint8))
     out = tmp_path / "run"
@@ -77,6 +77,11 @@ def test_train_on_a_npy_array_of_another_shape(tmp_path):
     model = keras.models.load_model(out / "model.keras")
     assert model.data_shape == (12, 10, 1)
     assert json.loads((out / "metrics.json").read_text())["test"]["num_examples"] == 4
+    # --draw: draws x ~ p(x|z) at the same z as the means (binary images for this Bernoulli run).
+    for args, name in (([], "means.png"), (["--draw"], "draws.png")):
+        assert main(["sample", str(out), "--n", "4", "--out", str(tmp_path / name)] + args) == 0
+    assert "4 draws x ~ p(x|z) (seed 0)" in capsys.readouterr().out
+    assert (tmp_path / "means.png").read_bytes() != (tmp_path / "draws.png").read_bytes()
 
 
 @pytest.mark.parametrize(

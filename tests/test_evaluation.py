@@ -23,6 +23,7 @@ from keras_vae.evaluation import (
     evaluate_split,
     importance_sampled_log_likelihood,
 )
+from keras_vae.experiments.linear_gaussian import AffineEncoder, LinearDecoder
 from keras_vae.layers.sampling import Sampling
 from keras_vae.likelihoods import Gaussian
 from keras_vae.models import build_vae
@@ -31,44 +32,6 @@ from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
 from keras_vae.posteriors import diagonal_gaussian
 
 LATENT, DATA, NOISE = 3, 6, 0.5
-
-
-class AffineEncoder(keras.layers.Layer):
-    """Fixed q(z|x): z_mean = (x - b) A^T, z_log_var = a constant vector."""
-
-    def __init__(self, matrix, offset, log_var, **kwargs):
-        super().__init__(**kwargs)
-        self.matrix = np.asarray(matrix, np.float32)
-        self.offset = np.asarray(offset, np.float32)
-        self.log_var = np.asarray(log_var, np.float32)
-
-    def build(self, input_shape):
-        self.built = True
-
-    def call(self, x):
-        z_mean = ops.matmul(x - self.offset, self.matrix.T)
-        return z_mean, ops.zeros_like(z_mean) + self.log_var
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.matrix.shape[0]), (input_shape[0], self.matrix.shape[0])
-
-
-class LinearDecoder(keras.layers.Layer):
-    """Fixed mean of p(x|z): z W^T + b."""
-
-    def __init__(self, weight, bias, **kwargs):
-        super().__init__(**kwargs)
-        self.weight = np.asarray(weight, np.float32)
-        self.bias = np.asarray(bias, np.float32)
-
-    def build(self, input_shape):
-        self.built = True
-
-    def call(self, z):
-        return ops.matmul(z, self.weight.T) + self.bias
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.weight.shape[0])
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +49,7 @@ def oracle():
 
     def model(matrix_scale=1.0, log_var_shift=0.0, **kwargs):
         vae = VAE(
-            AffineEncoder(matrix_scale * post_matrix, bias, np.log(post_var) + log_var_shift),
+            AffineEncoder(matrix_scale * post_matrix, -(matrix_scale * post_matrix) @ bias, np.log(post_var) + log_var_shift),
             LinearDecoder(weight, bias),
             likelihood=Gaussian(scale=NOISE),
             **kwargs,

@@ -1,10 +1,11 @@
-"""`keras-vae sample RUN_DIR [--n 64] [--seed 0] [--out FILE.png] [--label K]`: a grid of prior samples.
+"""`keras-vae sample RUN_DIR [--n 64] [--seed 0] [--out FILE.png] [--label K] [--draw]`: a grid of prior samples.
 
 A VAE run: `--n` images decoded from z ~ p(z). A class-conditional (cvae) run:
 with `--label K`, `--n` images of class K; without it, one row per class, the same
 z down each column (min(--cols, ceil(n / classes)) columns). Models without a prior
 (autoencoder runs: ae, dae) cannot be sampled. The same model and seed give a
-byte-identical PNG.
+byte-identical PNG. The images are E[x|z]; `--draw` shows draws x ~ p(x|z) from the
+run's likelihood instead (binary images for Bernoulli, noisy ones for a Gaussian).
 """
 
 import os
@@ -29,6 +30,9 @@ def add_parser(subparsers):
     parser.add_argument(
         "--label", type=int, default=None, help="class to sample (conditional runs; default: one row per class)"
     )
+    parser.add_argument(
+        "--draw", action="store_true", help="draw x ~ p(x|z) instead of showing the mean E[x|z] (unconditional or --label)"
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -43,7 +47,7 @@ def run_class_names(run_dir, num_classes):
     return names if names is not None and len(names) == num_classes else None
 
 
-def sample_figure(model, run_dir, n, seed, cols, label=None):
+def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False):
     """Returns `(figure, description)` of the samples `keras-vae sample` writes for `model`.
 
     Dispatches on what the model can do (the model contract): it needs a prior
@@ -55,6 +59,7 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
         run_dir: str. The run directory (for a conditional run's class names).
         n, seed, cols: int. As the command-line options.
         label: int or None. Class of a class-conditional model.
+        draw: bool, default False. Draws x ~ p(x|z) instead of E[x|z].
 
     Raises:
         RunError: the model cannot be sampled as asked (no prior, a label for an
@@ -82,6 +87,8 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
         )
     if label is not None and not 0 <= label < num_classes:
         raise RunError(f"--label {label} is out of range: this model has {num_classes} classes, 0..{num_classes - 1}.")
+    if draw and num_classes and label is None:
+        raise RunError("--draw with a class-conditional run needs --label K (the one-row-per-class grid shows means).")
     if num_classes and label is None:
         per_class = min(cols, -(-n // num_classes))
         names = run_class_names(run_dir, num_classes)
@@ -89,11 +96,13 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
         return fig, f"{num_classes} classes x {per_class} samples (seed {seed})"
     cols = min(cols, n)
     if label is None:
-        return plotting.plot_samples(model, n, seed=seed, cols=cols), f"{n} samples (seed {seed})"
+        kind = "draws x ~ p(x|z)" if draw else "samples"
+        return plotting.plot_samples(model, n, seed=seed, cols=cols, draw=draw), f"{n} {kind} (seed {seed})"
     names = run_class_names(run_dir, num_classes)
     name = names[label] if names else f"class {label}"
     fig = plotting.plot_samples(
-        model, n, seed=seed, cols=cols, condition=np.full(n, label), title=f"Samples of {name} (seed {seed})"
+        model, n, seed=seed, cols=cols, condition=np.full(n, label), draw=draw,
+        title=f"{'Draws' if draw else 'Samples'} of {name} (seed {seed})",
     )
     return fig, f"{n} samples of class {label} (seed {seed})"
 
@@ -113,7 +122,7 @@ def run(args):
         directory = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(directory):
             raise RunError(f"the output directory {directory} does not exist.")
-        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label)
+        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label, args.draw)
         plotting.save_figure(fig, out)
     except (RunError, ValueError, OSError) as error:
         print(f"keras-vae sample: error: {error}", file=sys.stderr)

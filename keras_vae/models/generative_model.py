@@ -36,6 +36,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae.distribute import scale_loss_for_replicas, step_outputs
+from keras_vae.layers.noise import stateless_seed
 from keras_vae.likelihoods import get_likelihood
 from keras_vae.models import signatures
 from keras_vae.models.capabilities import BOUND, CLASSIFY, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
@@ -280,14 +281,18 @@ class GenerativeModel(InputChecks, keras.Model):
         vector = self.condition_vector(condition, "reconstruct")
         return self(self.with_condition(x, vector), training=False)
 
-    def sample(self, n, seed=None, condition=None):
-        """Returns E[x|z, c] for `n` draws z ~ p(z); the same `seed` gives the same z for every condition.
+    def sample(self, n, seed=None, condition=None, draw=False):
+        """Returns E[x|z, c] (or draws x ~ p(x|z, c)) for `n` draws z ~ p(z); the same `seed` gives the same z.
 
         Args:
             n: int. Number of images.
             seed: int or None, default None. Seeds a stateless draw.
             condition: None, or for a conditional model the n conditions; a class model
                 also takes one int (n of that class) and cycles 0..K-1 when None.
+            draw: bool, default False. False returns the decoder's mean E[x|z] (what
+                figures usually show); True draws x ~ p(x|z) through the likelihood
+                (`Likelihood.draw`: binary images for Bernoulli, E[x|z] + noise for a
+                Gaussian), from stream 1 of the seed, so the z are the same either way.
         """
         self._require(PRIOR, "sample")
         self._require_built()
@@ -295,7 +300,10 @@ class GenerativeModel(InputChecks, keras.Model):
         condition = self._sample_condition(n, condition)
         seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else seed
         z = self.prior_latents(n, seed)
-        return self.likelihood(self.decoder(self.with_condition(z, condition), training=False))
+        parameters = self.decoder(self.with_condition(z, condition), training=False)
+        if draw:
+            return self.likelihood.draw(parameters, stateless_seed(seed, 1))
+        return self.likelihood(parameters)
 
     def prior_latents(self, n, seed, stream=0):
         """Returns `n` draws z ~ p(z) from the stateless seed `[stream, seed]` (PRIOR kinds)."""

@@ -88,8 +88,8 @@ def _flat(images):
     return images.reshape((-1,) + images.shape[2:])
 
 
-def plot_samples(model, n=64, seed=0, cols=8, condition=None, title=None):
-    """Returns a grid of E[x|z] for `n` prior draws, `model.sample(n, seed, condition)`.
+def plot_samples(model, n=64, seed=0, cols=8, condition=None, title=None, draw=False):
+    """Returns a grid of E[x|z] (or of draws x ~ p(x|z)) for `n` prior draws, `model.sample(n, seed, condition, draw)`.
 
     Args:
         model: a model of the model contract that `can(PRIOR)`.
@@ -99,14 +99,16 @@ def plot_samples(model, n=64, seed=0, cols=8, condition=None, title=None):
         condition: array (n,) or (n, dim), or None. A class-conditional model cycles
             through its classes when None (the contract's default).
         title: str or None, default None ("Samples from the prior (seed ...)").
+        draw: bool, default False. Show draws x ~ p(x|z) instead of E[x|z].
 
     Example:
     >>> from keras_vae.models import build_vae
     >>> plot_samples(build_vae((8, 8, 1), latent_dim=2), n=16).get_size_inches().tolist()
     [4.0, 1.3]
     """
-    images = np.asarray(model.sample(n, seed=seed, condition=condition))
-    title = f"Samples from the prior (seed {seed})" if title is None else title
+    images = np.asarray(model.sample(n, seed=seed, condition=condition, draw=draw))
+    what = "Draws x ~ p(x|z)" if draw else "Samples from the prior"
+    title = f"{what} (seed {seed})" if title is None else title
     return image_grid(images, rows=-(-n // cols), cols=cols, title=title)
 
 
