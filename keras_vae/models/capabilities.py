@@ -12,6 +12,9 @@ PRIOR = "prior"
 BOUND = "bound"
 #: An approximate posterior q(z|x): `posterior_distribution`.
 POSTERIOR = "posterior"
+#: An exact log-likelihood of the data: `log_likelihood(x, condition, seed)`, nats per example
+#: (normalizing flows: of 8-bit images through uniform dequantisation, `keras_vae.flows`).
+EXACT = "exact_likelihood"
 
 
 @dataclasses.dataclass(frozen=True)

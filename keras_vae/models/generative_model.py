@@ -9,6 +9,8 @@ model is; they ask what it can do:
     model.can(BOUND)            a bound on log p(x) (`bound_terms()`: the ELBO and the importance
                                 weights, `keras_vae.objectives`)
     model.can(POSTERIOR)        an approximate posterior q(z|x) (`posterior_distribution()`)
+    model.can(EXACT)            an exact log-likelihood (`log_likelihood(x, condition, seed)`,
+                                nats per example; flows: of 8-bit images, `keras_vae.flows`)
     model.condition_spec        None, or `ConditionSpec(dim, num_classes)` of the condition c that
                                 the encoder and decoder see
 
@@ -37,7 +39,7 @@ from keras import ops
 from keras_vae.distribute import scale_loss_for_replicas, step_outputs
 from keras_vae.likelihoods import get_likelihood
 from keras_vae.models import signatures
-from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
+from keras_vae.models.capabilities import BOUND, EXACT, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
 from keras_vae.models.input_checks import InputChecks
 
 class GenerativeModel(InputChecks, keras.Model):
@@ -276,7 +278,10 @@ class GenerativeModel(InputChecks, keras.Model):
         vector = self.condition_vector(condition, "reconstruct")
         return self(self.with_condition(x, vector), training=False)
 
-    def sample(self, n, seed=None, condition=None):
+    #: True for kinds whose `sample` takes a temperature other than 1 (flows: the prior's std scaled by it).
+    samples_at_temperature = False
+
+    def sample(self, n, seed=None, condition=None, temperature=1.0):
         """Returns E[x|z, c] for `n` draws z ~ p(z); the same `seed` gives the same z for every condition.
 
         Args:
@@ -284,8 +289,13 @@ class GenerativeModel(InputChecks, keras.Model):
             seed: int or None, default None. Seeds a stateless draw.
             condition: None, or for a conditional model the n conditions; a class model
                 also takes one int (n of that class) and cycles 0..K-1 when None.
+            temperature: float, default 1.0. Only kinds with `samples_at_temperature` take another value.
         """
         self._require(PRIOR, "sample")
+        if float(temperature) != 1.0 and not self.samples_at_temperature:
+            raise ValueError(
+                f"{type(self).__name__} samples at temperature 1.0 only, got {temperature}; drop --temperature."
+            )
         self._require_built()
         n = int(n)
         condition = self._sample_condition(n, condition)
@@ -297,6 +307,11 @@ class GenerativeModel(InputChecks, keras.Model):
         """Returns `n` draws z ~ p(z) from the stateless seed `[stream, seed]` (PRIOR kinds)."""
         self._require(PRIOR, "prior_latents")
         raise NotImplementedError(f"{type(self).__name__} declares a prior but implements no prior_latents.")
+
+    def log_likelihood(self, x, condition=None, seed=0):
+        """Returns log p(x) per example (batch,) in nats, exactly (EXACT kinds; `keras_vae.flows`)."""
+        self._require(EXACT, "log_likelihood")
+        raise NotImplementedError(f"{type(self).__name__} declares an exact likelihood but implements none.")
 
     def named_encoding(self, x, condition_vector):
         """Returns the `encode` signature's outputs as a dict of named tensors (batch, latent_dim)."""
