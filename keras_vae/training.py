@@ -194,7 +194,7 @@ def train(settings):
         metrics = {
             "test": {
                 # An autoencoder has no ELBO or KL: its test dict has loss and reconstruction.
-                **{key: float(test_metrics[key]) for key in ("elbo", "reconstruction", "kl", "loss") if (
+                **{key: float(test_metrics[key]) for key in ("elbo", "reconstruction", "kl", "loss", "bits_per_dim") if (
                     key in test_metrics and (key != "loss" or "elbo" not in test_metrics))},
                 "units": "nats per example",
                 "num_examples": int(len(test_inputs)),

@@ -107,6 +107,7 @@ class FlowModel(GenerativeModel):
     option_names = ("num_scales", "steps_per_scale", "hidden_channels")
     nested_config_keys = ()
     samples_at_temperature = True
+    trains_on_grey_levels = True
 
     def __init__(self, num_scales=2, steps_per_scale=2, hidden_channels=64, seed=None, encoder=None, decoder=None,
                  likelihood=None, **kwargs):

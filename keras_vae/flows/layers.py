@@ -79,8 +79,15 @@ class FlowLayer(keras.layers.Layer):
         """Returns this layer's map as a tfb.Bijector over events (H, W, C)."""
         raise NotImplementedError
 
+    def ensure_built(self, x):
+        """Builds the layer for x's shape when `forward` is called before Keras has built it."""
+        if not self.built:
+            self.build(tuple(x.shape))
+            self.built = True
+
     def forward(self, x, training=False):
         """Returns `(y, log_det)`: y = f(x) and log |det df/dx| per example (batch,)."""
+        self.ensure_built(x)
         bijector = self.bijector(training=training)
         y = bijector.forward(x)
         log_det = bijector.forward_log_det_jacobian(x, event_ndims=3)
@@ -176,6 +183,7 @@ class ActNorm(FlowLayer):
         return tfb.Chain([tfb.Scale(log_scale=self.log_scale), tfb.Shift(self.loc)])
 
     def forward(self, x, training=False):
+        self.ensure_built(x)
         if training:
             self.initialize_from(x)
         bijector = self.bijector()

@@ -61,6 +61,8 @@ class GenerativeModel(InputChecks, keras.Model):
     metric_names = ("loss",)
     #: True for kinds whose training data must carry class labels (`keras-vae train` then loads them).
     trains_on_labels = False
+    #: True for kinds that model 8-bit grey levels k/255 as they are (flows): never binarized.
+    trains_on_grey_levels = False
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
         super().__init__(**kwargs)
