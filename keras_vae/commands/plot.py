@@ -109,7 +109,8 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
         names = class_names if class_names is not None and len(class_names) == model.num_classes else None
         save(plotting.plot_class_samples(model, per_class=8, seed=seed, class_names=names), "class_samples.png")
     elif model.can(PRIOR) and not model.takes_condition:
-        save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
+        temperatures = plotting.SAMPLE_TEMPERATURES if model.samples_at_temperature else None
+        save(plotting.plot_samples(model, n=64, seed=seed, temperatures=temperatures), "samples.png")
     n_rec = min(24, max(8, (len(images) // 8) * 8))
     save(
         plotting.plot_reconstructions(

@@ -26,6 +26,9 @@ def add_parser(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: %(default)s)")
     parser.add_argument("--cols", type=positive_int, default=8, help="images per row (default: %(default)s)")
     parser.add_argument("--out", default=None, help="output PNG (default: RUN_DIR/samples-seed<SEED>.png)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="scale of the prior's std for kinds that sample at a temperature (flows; "
+                             "default: %(default)s)")
     parser.add_argument(
         "--label", type=int, default=None, help="class to sample (conditional runs; default: one row per class)"
     )
@@ -43,7 +46,7 @@ def run_class_names(run_dir, num_classes):
     return names if names is not None and len(names) == num_classes else None
 
 
-def sample_figure(model, run_dir, n, seed, cols, label=None):
+def sample_figure(model, run_dir, n, seed, cols, label=None, temperature=1.0):
     """Returns `(figure, description)` of the samples `keras-vae sample` writes for `model`.
 
     Dispatches on what the model can do (the model contract): it needs a prior
@@ -55,6 +58,7 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
         run_dir: str. The run directory (for a conditional run's class names).
         n, seed, cols: int. As the command-line options.
         label: int or None. Class of a class-conditional model.
+        temperature: float, default 1.0. Only for kinds with `samples_at_temperature` (flows).
 
     Raises:
         RunError: the model cannot be sampled as asked (no prior, a label for an
@@ -70,6 +74,13 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
             "`keras-vae plot` draws its reconstructions and latent space."
         )
     num_classes = model.num_classes
+    if float(temperature) != 1.0 and not model.samples_at_temperature:
+        raise RunError(
+            f"--temperature {temperature:g} given but this {type(model).__name__} samples at temperature 1 only; "
+            "drop --temperature."
+        )
+    if not float(temperature) > 0:
+        raise RunError(f"--temperature must be positive, got {temperature:g}.")
     if label is not None and not model.takes_condition:
         raise RunError(
             f"--label {label} given but this model is not conditional on classes; it samples p(z) for all "
@@ -89,7 +100,9 @@ def sample_figure(model, run_dir, n, seed, cols, label=None):
         return fig, f"{num_classes} classes x {per_class} samples (seed {seed})"
     cols = min(cols, n)
     if label is None:
-        return plotting.plot_samples(model, n, seed=seed, cols=cols), f"{n} samples (seed {seed})"
+        description = f"{n} samples (seed {seed})" if float(temperature) == 1.0 else (
+            f"{n} samples at temperature {temperature:g} (seed {seed})")
+        return plotting.plot_samples(model, n, seed=seed, cols=cols, temperature=temperature), description
     names = run_class_names(run_dir, num_classes)
     name = names[label] if names else f"class {label}"
     fig = plotting.plot_samples(
@@ -113,7 +126,7 @@ def run(args):
         directory = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(directory):
             raise RunError(f"the output directory {directory} does not exist.")
-        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label)
+        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label, args.temperature)
         plotting.save_figure(fig, out)
     except (RunError, ValueError, OSError) as error:
         print(f"keras-vae sample: error: {error}", file=sys.stderr)

@@ -101,7 +101,12 @@ def plot_latent_scatter(
     return fig
 
 
-CURVES = (("elbo", "ELBO"), ("reconstruction", "reconstruction log p(x|z)"), ("kl", "KL(q(z|x) || p(z))"))
+CURVES = (
+    ("elbo", "ELBO"),
+    ("reconstruction", "reconstruction log p(x|z)"),
+    ("kl", "KL(q(z|x) || p(z))"),
+    ("bits_per_dim", "exact NLL (bits/dim)"),  # kinds with an exact likelihood (flows)
+)
 
 
 def read_history(path):
@@ -158,6 +163,6 @@ def plot_training_curves(history):
         ax.grid(alpha=0.3)
         if key != "beta":
             ax.legend(fontsize=6)
-    axes[0].set_ylabel("nats per example", fontsize=7)
+    axes[0].set_ylabel("bits per dimension" if panels[0][0] == "bits_per_dim" else "nats per example", fontsize=7)
     fig.tight_layout()
     return fig
