@@ -88,6 +88,10 @@ class TrainSettings:
             paper's 0.1 * N (`keras_vae.models.semi_supervised_vae.paper_alpha`).
         m1_run: str or None, default None. "m2" only: a finished VAE run (M1) whose posterior
             means z = E[q(z|x)] replace the images as the data (M1+M2, Kingma et al. 2014).
+        num_scales: int, default 2. Scales of a flow ("realnvp", "glow"); Glow squeezes num_scales
+            times, RealNVP num_scales - 1 times, and height and width must divide by 2 per squeeze.
+        steps_per_scale: int, default 4. Flow steps (couplings) per scale of a flow.
+        hidden_channels: int, default 64. Width of a flow's coupling networks.
 
     Example:
     >>> settings = TrainSettings(latent_dim=2, epochs=1)
@@ -131,6 +135,9 @@ class TrainSettings:
     labelled_examples: int = None
     alpha: float = None
     m1_run: str = None
+    num_scales: int = 2
+    steps_per_scale: int = 4
+    hidden_channels: int = 64
 
     @property
     def needs_labels(self):
@@ -148,7 +155,8 @@ class TrainSettings:
 
     def model_options(self):
         """Returns the model kinds' own constructor options these settings hold (`build_model(**options)`)."""
-        names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior", "noise_std", "mask_probability")
+        names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior", "noise_std", "mask_probability",
+                 "num_scales", "steps_per_scale", "hidden_channels")
         return {name: getattr(self, name) for name in names}
 
     @classmethod
@@ -213,7 +221,8 @@ class TrainSettings:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose one of {valid}.")
-        for name in ("latent_dim", "epochs", "batch_size", "num_samples", "warmup_epochs"):
+        for name in ("latent_dim", "epochs", "batch_size", "num_samples", "warmup_epochs", "num_scales",
+                     "steps_per_scale", "hidden_channels"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -248,6 +257,11 @@ class TrainSettings:
                 f"use binarize='none' with likelihood {self.likelihood!r}."
             )
         self._check_semi_supervised()
+        if self.binarize != "none" and MODEL_KINDS[self.model].trains_on_grey_levels:
+            raise ValueError(
+                f"model {self.model!r} models 8-bit grey levels k/255 (exact likelihood of dequantised images), "
+                f"but binarize={self.binarize!r} makes binary data; use binarize='none'."
+            )
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}.")
 

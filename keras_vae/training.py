@@ -97,7 +97,12 @@ def write_figures(model, settings, test, run_dir):
         return []
     written = []
     if model.can(PRIOR):
-        plotting.save_figure(plotting.plot_samples(model, n=64, seed=settings.seed), os.path.join(run_dir, "samples.png"))
+        # Kinds that sample at a temperature (flows) show T = 1 and T = 0.7 (Kingma and Dhariwal 2018).
+        temperatures = plotting.SAMPLE_TEMPERATURES if model.samples_at_temperature else None
+        plotting.save_figure(
+            plotting.plot_samples(model, n=64, seed=settings.seed, temperatures=temperatures),
+            os.path.join(run_dir, "samples.png"),
+        )
         written.append("samples.png")
     # The first 24 of `model_inputs(settings, test.examples)`: a static draw's prefix is the same draw.
     images = test.examples[:24]

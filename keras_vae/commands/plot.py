@@ -113,7 +113,8 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
     if model.can(PRIOR) and model.num_classes and not flat_classifier:
         save(plotting.plot_class_samples(model, per_class=8, seed=seed, class_names=names), "class_samples.png")
     elif model.can(PRIOR) and not model.takes_condition:
-        save(plotting.plot_samples(model, n=64, seed=seed), "samples.png")
+        temperatures = plotting.SAMPLE_TEMPERATURES if model.samples_at_temperature else None
+        save(plotting.plot_samples(model, n=64, seed=seed, temperatures=temperatures), "samples.png")
     if model.num_classes and model.takes_condition and len(model.data_shape) == 3:
         # One test image per class (as far as the test split has them): the paper's analogies.
         rows = [int(np.flatnonzero(labels == c)[0]) for c in range(model.num_classes) if np.any(labels == c)][:8]

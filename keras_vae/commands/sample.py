@@ -27,6 +27,9 @@ def add_parser(subparsers):
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default: %(default)s)")
     parser.add_argument("--cols", type=positive_int, default=8, help="images per row (default: %(default)s)")
     parser.add_argument("--out", default=None, help="output PNG (default: RUN_DIR/samples-seed<SEED>.png)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="scale of the prior's std for kinds that sample at a temperature (flows; "
+                             "default: %(default)s)")
     parser.add_argument(
         "--label", type=int, default=None, help="class to sample (conditional runs; default: one row per class)"
     )
@@ -47,7 +50,7 @@ def run_class_names(run_dir, num_classes):
     return names if names is not None and len(names) == num_classes else None
 
 
-def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False):
+def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False, temperature=1.0):
     """Returns `(figure, description)` of the samples `keras-vae sample` writes for `model`.
 
     Dispatches on what the model can do (the model contract): it needs a prior
@@ -60,6 +63,7 @@ def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False):
         n, seed, cols: int. As the command-line options.
         label: int or None. Class of a class-conditional model.
         draw: bool, default False. Draws x ~ p(x|z) instead of E[x|z].
+        temperature: float, default 1.0. Only for kinds with `samples_at_temperature` (flows).
 
     Raises:
         RunError: the model cannot be sampled as asked (no prior, a label for an
@@ -75,6 +79,13 @@ def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False):
             "`keras-vae plot` draws its reconstructions and latent space."
         )
     num_classes = model.num_classes
+    if float(temperature) != 1.0 and not model.samples_at_temperature:
+        raise RunError(
+            f"--temperature {temperature:g} given but this {type(model).__name__} samples at temperature 1 only; "
+            "drop --temperature."
+        )
+    if not float(temperature) > 0:
+        raise RunError(f"--temperature must be positive, got {temperature:g}.")
     if label is not None and not model.takes_condition:
         raise RunError(
             f"--label {label} given but this model is not conditional on classes; it samples p(z) for all "
@@ -97,7 +108,10 @@ def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False):
     cols = min(cols, n)
     if label is None:
         kind = "draws x ~ p(x|z)" if draw else "samples"
-        return plotting.plot_samples(model, n, seed=seed, cols=cols, draw=draw), f"{n} {kind} (seed {seed})"
+        if float(temperature) != 1.0:
+            kind += f" at temperature {temperature:g}"
+        figure = plotting.plot_samples(model, n, seed=seed, cols=cols, draw=draw, temperature=temperature)
+        return figure, f"{n} {kind} (seed {seed})"
     names = run_class_names(run_dir, num_classes)
     name = names[label] if names else f"class {label}"
     fig = plotting.plot_samples(
@@ -122,7 +136,7 @@ def run(args):
         directory = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(directory):
             raise RunError(f"the output directory {directory} does not exist.")
-        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label, args.draw)
+        fig, description = sample_figure(model, args.run_dir, n, seed, cols, args.label, args.draw, args.temperature)
         plotting.save_figure(fig, out)
     except (RunError, ValueError, OSError) as error:
         print(f"keras-vae sample: error: {error}", file=sys.stderr)

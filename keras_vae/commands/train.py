@@ -69,8 +69,8 @@ def add_parser(subparsers):
                        help="tf.distribute strategy; --batch-size is the global batch (default: %(default)s)")
     train.add_argument("--model", choices=list(MODEL_KINDS), default=defaults.model,
                        help="vae, cvae (conditional on the data's class labels), ae (autoencoder), dae "
-                            "(denoising autoencoder) or m2 (semi-supervised, Kingma et al. 2014: give --labels-per-class) "
-                            "(default: %(default)s)")
+                            "(denoising autoencoder), m2 (semi-supervised, Kingma et al. 2014: give --labels-per-class), "
+                            "realnvp or glow (normalizing flows) (default: %(default)s)")
     train.add_argument("--noise-std", type=number, default=defaults.noise_std,
                        help="dae: std of the Gaussian input noise (default: %(default)s)")
     train.add_argument("--mask-probability", type=number, default=defaults.mask_probability,
@@ -84,6 +84,12 @@ def add_parser(subparsers):
                        help="m2: weight of the labelled cross-entropy (default: the paper's 0.1 * N, as 0.1 * N / N_labelled per batch)")
     train.add_argument("--m1-run", default=None,
                        help="m2: a finished --model vae run (M1); M2 then learns on its posterior means (M1+M2)")
+    train.add_argument("--num-scales", type=positive_int, default=defaults.num_scales,
+                       help="realnvp/glow: scales of the multi-scale flow (default: %(default)s)")
+    train.add_argument("--steps-per-scale", type=positive_int, default=defaults.steps_per_scale,
+                       help="realnvp/glow: flow steps per scale (default: %(default)s)")
+    train.add_argument("--hidden-channels", type=positive_int, default=defaults.hidden_channels,
+                       help="realnvp/glow: width of the coupling networks (default: %(default)s)")
     return train
 
 
@@ -94,7 +100,10 @@ def settings_from_args(args):
     values = vars(args).copy()
     values.pop("verbose", None)  # the CLI's --verbose shows TensorFlow's C++ logs; Keras' progress bar keeps its default
     if values.get("binarize") is None:
-        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" else "none"
+        from keras_vae.models.builder import MODEL_KINDS
+
+        grey = values.get("model") in MODEL_KINDS and MODEL_KINDS[values["model"]].trains_on_grey_levels
+        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" and not grey else "none"
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
     return TrainSettings(**{k: v for k, v in values.items() if k in fields})
 
@@ -118,6 +127,12 @@ def run(args):
             f"{metrics['labelled_subset']['num_labelled']} labels; labelled bound {test['labelled_bound']:.2f}, "
             f"unlabelled bound {test['unlabelled_bound']:.2f} nats per example; trained in "
             f"{metrics['train_seconds']:.0f} s; artifacts in {settings.out}"
+        )
+        return 0
+    if "bits_per_dim" in test:  # an exact likelihood (a flow)
+        print(
+            f"Test NLL {test['loss']:.2f} nats per example ({test['bits_per_dim']:.4f} bits/dim, one uniform "
+            f"dequantisation); trained in {metrics['train_seconds']:.0f} s; artifacts in {settings.out}"
         )
         return 0
     if "elbo" not in test:  # an autoencoder

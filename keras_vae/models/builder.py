@@ -6,6 +6,8 @@ from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
 from keras_vae.models.generative_model import GenerativeModel
 from keras_vae.models.semi_supervised_vae import SemiSupervisedVAE
+from keras_vae.models.glow import Glow
+from keras_vae.models.realnvp import RealNVP
 from keras_vae.models.vae import VAE
 from keras_vae.networks.conv import ConvDecoder, ConvEncoder
 from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
@@ -65,6 +67,8 @@ MODEL_KINDS = {
     "ae": Autoencoder,
     "dae": DenoisingAutoencoder,
     "m2": SemiSupervisedVAE,
+    "realnvp": RealNVP,
+    "glow": Glow,
 }
 
 

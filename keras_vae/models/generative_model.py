@@ -10,6 +10,8 @@ model is; they ask what it can do:
                                 weights, `keras_vae.objectives`)
     model.can(POSTERIOR)        an approximate posterior q(z|x) (`posterior_distribution()`)
     model.can(CLASSIFY)         a classifier q(y|x): `classify(x)` -> class probabilities
+    model.can(EXACT)            an exact log-likelihood (`log_likelihood(x, condition, seed)`,
+                                nats per example; flows: of 8-bit images, `keras_vae.flows`)
     model.condition_spec        None, or `ConditionSpec(dim, num_classes)` of the condition c that
                                 the encoder and decoder see
 
@@ -39,7 +41,7 @@ from keras_vae.distribute import scale_loss_for_replicas, step_outputs
 from keras_vae.layers.noise import stateless_seed
 from keras_vae.likelihoods import get_likelihood
 from keras_vae.models import signatures
-from keras_vae.models.capabilities import BOUND, CLASSIFY, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
+from keras_vae.models.capabilities import BOUND, CLASSIFY, EXACT, POSTERIOR, PRIOR, ConditionSpec  # noqa: F401 (re-exported)
 from keras_vae.models.input_checks import InputChecks
 
 class GenerativeModel(InputChecks, keras.Model):
@@ -64,6 +66,8 @@ class GenerativeModel(InputChecks, keras.Model):
     #: True for kinds that learn from a small labelled subset plus unlabelled data (label -1 in
     #: the target slot): `keras-vae train` then draws the subset (--labels-per-class) and mixes batches.
     trains_semi_supervised = False
+    #: True for kinds that model 8-bit grey levels k/255 as they are (flows): never binarized.
+    trains_on_grey_levels = False
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -281,7 +285,10 @@ class GenerativeModel(InputChecks, keras.Model):
         vector = self.condition_vector(condition, "reconstruct")
         return self(self.with_condition(x, vector), training=False)
 
-    def sample(self, n, seed=None, condition=None, draw=False):
+    #: True for kinds whose `sample` takes a temperature other than 1 (flows: the prior's std scaled by it).
+    samples_at_temperature = False
+
+    def sample(self, n, seed=None, condition=None, temperature=1.0, draw=False):
         """Returns E[x|z, c] (or draws x ~ p(x|z, c)) for `n` draws z ~ p(z); the same `seed` gives the same z.
 
         Args:
@@ -289,12 +296,17 @@ class GenerativeModel(InputChecks, keras.Model):
             seed: int or None, default None. Seeds a stateless draw.
             condition: None, or for a conditional model the n conditions; a class model
                 also takes one int (n of that class) and cycles 0..K-1 when None.
+            temperature: float, default 1.0. Only kinds with `samples_at_temperature` take another value.
             draw: bool, default False. False returns the decoder's mean E[x|z] (what
                 figures usually show); True draws x ~ p(x|z) through the likelihood
                 (`Likelihood.draw`: binary images for Bernoulli, E[x|z] + noise for a
                 Gaussian), from stream 1 of the seed, so the z are the same either way.
         """
         self._require(PRIOR, "sample")
+        if float(temperature) != 1.0 and not self.samples_at_temperature:
+            raise ValueError(
+                f"{type(self).__name__} samples at temperature 1.0 only, got {temperature}; drop --temperature."
+            )
         self._require_built()
         n = int(n)
         condition = self._sample_condition(n, condition)
@@ -325,6 +337,11 @@ class GenerativeModel(InputChecks, keras.Model):
         """Returns the logits of q(y|x), (batch, num_classes), for a float tensor x (CLASSIFY kinds)."""
         self._require(CLASSIFY, "class_logits")
         raise NotImplementedError(f"{type(self).__name__} declares a classifier but implements no class_logits.")
+
+    def log_likelihood(self, x, condition=None, seed=0):
+        """Returns log p(x) per example (batch,) in nats, exactly (EXACT kinds; `keras_vae.flows`)."""
+        self._require(EXACT, "log_likelihood")
+        raise NotImplementedError(f"{type(self).__name__} declares an exact likelihood but implements none.")
 
     def named_encoding(self, x, condition_vector):
         """Returns the `encode` signature's outputs as a dict of named tensors (batch, latent_dim)."""

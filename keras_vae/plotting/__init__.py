@@ -43,6 +43,7 @@ from keras_vae.plotting.figures import (
     plot_latent_traversals,
     plot_reconstructions,
     plot_samples,
+    SAMPLE_TEMPERATURES,
 )
 from keras_vae.plotting.png import figure_png, save_figure
 from keras_vae.plotting.tiles import interleave_rows, tile_images
@@ -71,6 +72,7 @@ __all__ = [
     "plot_latent_traversals",
     "plot_reconstructions",
     "plot_samples",
+    "SAMPLE_TEMPERATURES",
     "plot_training_curves",
     "project_2d",
     "quantile_grid",

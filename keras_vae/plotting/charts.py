@@ -108,6 +108,7 @@ CURVES = (
     ("reconstruction", "reconstruction log p(x|z)"),
     ("kl", "KL(q(z|x) || p(z))"),
     ("accuracy", "classifier accuracy (labelled)"),
+    ("bits_per_dim", "exact NLL (bits/dim)"),  # kinds with an exact likelihood (flows)
 )
 
 
@@ -165,7 +166,7 @@ def plot_training_curves(history):
         ax.grid(alpha=0.3)
         if key != "beta":
             ax.legend(fontsize=6)
-    axes[0].set_ylabel("nats per example", fontsize=7)
+    axes[0].set_ylabel("bits per dimension" if panels[0][0] == "bits_per_dim" else "nats per example", fontsize=7)
     fig.tight_layout()
     return fig
 

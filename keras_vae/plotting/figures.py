@@ -88,8 +88,12 @@ def _flat(images):
     return images.reshape((-1,) + images.shape[2:])
 
 
-def plot_samples(model, n=64, seed=0, cols=8, condition=None, title=None, draw=False):
-    """Returns a grid of E[x|z] (or of draws x ~ p(x|z)) for `n` prior draws, `model.sample(n, seed, condition, draw)`.
+#: The temperatures of samples.png for kinds with `samples_at_temperature` (flows).
+SAMPLE_TEMPERATURES = (1.0, 0.7)
+
+
+def plot_samples(model, n=64, seed=0, cols=8, condition=None, title=None, draw=False, temperature=1.0, temperatures=None):
+    """Returns a grid of E[x|z] (or of draws x ~ p(x|z)) for `n` prior draws, `model.sample(n, seed, condition, ...)`.
 
     Args:
         model: a model of the model contract that `can(PRIOR)`.
@@ -100,15 +104,27 @@ def plot_samples(model, n=64, seed=0, cols=8, condition=None, title=None, draw=F
             through its classes when None (the contract's default).
         title: str or None, default None ("Samples from the prior (seed ...)").
         draw: bool, default False. Show draws x ~ p(x|z) instead of E[x|z].
+        temperature: float, default 1.0. Kinds with `samples_at_temperature` (flows) take others.
+        temperatures: sequence of float or None, default None. Several temperatures: n // len
+            draws at each (the same noise), one block of rows per temperature, labelled "T=...".
 
     Example:
     >>> from keras_vae.models import build_vae
     >>> plot_samples(build_vae((8, 8, 1), latent_dim=2), n=16).get_size_inches().tolist()
     [4.0, 1.3]
     """
-    images = np.asarray(model.sample(n, seed=seed, condition=condition, draw=draw))
-    what = "Draws x ~ p(x|z)" if draw else "Samples from the prior"
-    title = f"{what} (seed {seed})" if title is None else title
+    if temperatures is not None:
+        per = max(cols, (n // len(temperatures)) // cols * cols)
+        images = np.concatenate([np.asarray(model.sample(per, seed=seed, temperature=t)) for t in temperatures])
+        labels = [f"T={t:g}" if r % (per // cols) == 0 else "" for t in temperatures for r in range(per // cols)]
+        title = f"Samples from the prior at temperatures {', '.join(f'{t:g}' for t in temperatures)} (seed {seed})" if (
+            title is None) else title
+        return image_grid(images, rows=len(labels), cols=cols, title=title, row_labels=labels)
+    images = np.asarray(model.sample(n, seed=seed, condition=condition, temperature=temperature, draw=draw))
+    if title is None:
+        what = "Draws x ~ p(x|z)" if draw else "Samples from the prior"
+        title = f"{what} (seed {seed})" if float(temperature) == 1.0 else (
+            f"{what} at temperature {temperature:g} (seed {seed})")
     return image_grid(images, rows=-(-n // cols), cols=cols, title=title)
 
 
