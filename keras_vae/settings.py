@@ -35,7 +35,9 @@ class TrainSettings:
     """Settings of one training run; the defaults train the README's default model.
 
     Args:
-        dataset: str, default "fashion_mnist". A TFDS image dataset name; ignored when `data` is set.
+        dataset: str, default "fashion_mnist". A TFDS image dataset name, or a sprites set drawn by
+            keras-vae ("sprites", "sprites_medium", "sprites_small"; `keras_vae.data.sprites`);
+            ignored when `data` is set. For sprites, `data_dir` is the cache folder.
         data: str or None, default None. A folder of PNG/JPEG images, a .npy/.npz array, or a
             table (.csv, or a 2-D .npy array: one row of features per example).
         data_dir: str or None, default None. TFDS data directory (None: TFDS' default).

@@ -20,7 +20,8 @@ def add_parser(subparsers):
     defaults = TrainSettings()
     train = subparsers.add_parser("train", help="train a VAE and write a run directory")
     source = train.add_mutually_exclusive_group()
-    source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset (default: %(default)s)")
+    source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset, or sprites / sprites_medium / sprites_small: "
+                             "shapes with known factors drawn by keras-vae (default: %(default)s)")
     source.add_argument("--data", help="a folder of PNG/JPEG images, a .npy/.npz array, or a .csv table "
                                           "(one row of features per example)")
     train.add_argument("--data-dir", help="TFDS data directory (default: TFDS' own)")
