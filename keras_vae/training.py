@@ -34,6 +34,7 @@ from keras_vae.distribute import is_chief, make_strategy, task
 from keras_vae.likelihoods import Gaussian
 from keras_vae.models.builder import build_model
 from keras_vae.models.generative_model import PRIOR
+from keras_vae.models.vae import TC_METRIC_NAMES
 from keras_vae.resume import AtomicBackupAndRestore, truncate_history
 from keras_vae.runs import (
     BACKUP_DIR,
@@ -49,7 +50,7 @@ from keras_vae.runs import (
 from keras_vae.settings import TrainSettings
 
 
-def _build(settings, data_shape, num_classes):
+def _build(settings, data_shape, num_classes, dataset_size=None):
     likelihood = Gaussian(scale=settings.gaussian_scale) if settings.likelihood == "gaussian" else settings.likelihood
     model = build_model(
         settings.model,
@@ -59,6 +60,8 @@ def _build(settings, data_shape, num_classes):
         likelihood=likelihood,
         seed=settings.seed,
         num_classes=num_classes,
+        # beta-TCVAE's estimator of q(z) needs the training set's size.
+        dataset_size=dataset_size if settings.objective == "tcvae" else None,
         **settings.model_options(),
     )
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
@@ -140,7 +143,7 @@ def train(settings):
     splits = load_splits(settings)
     train_split, test = splits["train"], splits["test"]
     with strategy.scope():
-        model = _build(settings, train_split.examples.shape[1:], _num_classes(settings, splits))
+        model = _build(settings, train_split.examples.shape[1:], _num_classes(settings, splits), len(train_split.examples))
     # A model that takes a condition gets (x, labels) batches; the others x alone.
     conditional = model.takes_condition
     test_inputs = model_inputs(settings, test.examples)
@@ -194,7 +197,7 @@ def train(settings):
         metrics = {
             "test": {
                 # An autoencoder has no ELBO or KL: its test dict has loss and reconstruction.
-                **{key: float(test_metrics[key]) for key in ("elbo", "reconstruction", "kl", "loss") if (
+                **{key: float(test_metrics[key]) for key in ("elbo", "reconstruction", "kl", "loss", *TC_METRIC_NAMES) if (
                     key in test_metrics and (key != "loss" or "elbo" not in test_metrics))},
                 "units": "nats per example",
                 "num_examples": int(len(test_inputs)),

@@ -44,7 +44,10 @@ def add_parser(subparsers):
     train.add_argument("--num-samples", type=positive_int, default=defaults.num_samples,
                        help="Monte Carlo samples of z per input")
     train.add_argument("--objective", choices=list(OBJECTIVES), default=defaults.objective,
-                       help="training objective; iwae uses --num-samples as K (default: %(default)s)")
+                       help="training objective; iwae uses --num-samples as K; tcvae is beta-TCVAE, weighted by "
+                            "--tc-weight (default: %(default)s)")
+    train.add_argument("--tc-weight", type=number, default=defaults.tc_weight,
+                       help="tcvae: weight of the total correlation, beta-TCVAE's beta (default: %(default)s)")
     train.add_argument("--free-bits", type=number, default=defaults.free_bits,
                        help="per-dimension KL floor in nats (default: %(default)s)")
     train.add_argument("--prior", choices=sorted(PRIORS), default=defaults.prior,
