@@ -140,6 +140,17 @@ def mutual_information_matrix(codes, factors, num_bins=20):
                      for j in range(binned.shape[1])])
 
 
+def factor_entropy(factors):
+    """Returns the plug-in entropy in nats of each column of discrete `factors` (n, K), (K,).
+
+    Example:
+    >>> round(float(factor_entropy(np.array([[0], [1], [0], [1]]))[0]), 4) == round(float(np.log(2)), 4)
+    True
+    """
+    factors = np.asarray(factors)
+    return np.array([_mutual_information(f, f) for f in factors.T])
+
+
 def mig(representation, dataset, num_samples=4000, num_bins=20, seed=0, batch_size=256):
     """Mutual information gap (Chen et al. 2018).
 
@@ -162,7 +173,7 @@ def mig(representation, dataset, num_samples=4000, num_bins=20, seed=0, batch_si
     matrix = mutual_information_matrix(codes, factors, num_bins)
     if matrix.shape[0] < 2:
         raise ValueError("MIG needs at least two latent units (it compares the two most informative).")
-    entropy = np.array([_mutual_information(f, f) for f in factors.T])
+    entropy = factor_entropy(factors)
     top = np.sort(matrix, axis=0)[::-1]
     return float(np.mean((top[0] - top[1]) / entropy))
 
@@ -372,6 +383,7 @@ __all__ = [
     "beta_vae_score",
     "dci",
     "evaluate_disentanglement",
+    "factor_entropy",
     "factor_vae_score",
     "mig",
     "mutual_information_matrix",

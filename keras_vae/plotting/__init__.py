@@ -17,7 +17,12 @@ Example:
 'Figure'
 """
 
-from keras_vae.plotting.charts import plot_latent_scatter, plot_training_curves, read_history
+from keras_vae.plotting.charts import (
+    plot_factor_mutual_information,
+    plot_latent_scatter,
+    plot_training_curves,
+    read_history,
+)
 from keras_vae.plotting.compute import (
     attribute_arithmetic,
     attribute_vector,
@@ -31,12 +36,14 @@ from keras_vae.plotting.compute import (
     project_2d,
     quantile_grid,
     reconstructions,
+    unit_kl,
 )
 from keras_vae.plotting.figures import (
     image_grid,
     plot_attribute_arithmetic,
     plot_class_samples,
     plot_interpolation,
+    plot_kl_sorted_traversals,
     plot_latent_manifold,
     plot_latent_traversals,
     plot_reconstructions,
@@ -60,7 +67,9 @@ __all__ = [
     "manifold_points",
     "plot_attribute_arithmetic",
     "plot_class_samples",
+    "plot_factor_mutual_information",
     "plot_interpolation",
+    "plot_kl_sorted_traversals",
     "plot_latent_manifold",
     "plot_latent_scatter",
     "plot_latent_traversals",
@@ -73,4 +82,5 @@ __all__ = [
     "reconstructions",
     "save_figure",
     "tile_images",
+    "unit_kl",
 ]
