@@ -173,9 +173,7 @@ def generate_sprites(variant="sprites_small"):
 
 
 def default_cache_dir():
-    """The sprites' cache folder: `$KERAS_VAE_DATA_DIR`, else `$XDG_CACHE_HOME/keras_vae` (~/.cache/keras_vae)."""
-    if os.environ.get("KERAS_VAE_DATA_DIR"):
-        return os.environ["KERAS_VAE_DATA_DIR"]
+    """The sprites' cache folder: `$XDG_CACHE_HOME/keras_vae` (by default ~/.cache/keras_vae)."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "keras_vae")
 
