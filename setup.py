@@ -33,6 +33,8 @@ setup(
         # tensorflow 2.21 no longer pulls in tensorboard, which keras.callbacks.TensorBoard needs.
         "tensorboard>=2.20",
         "matplotlib>=3.8",
+        # keras_vae.disentanglement: DCI's gradient-boosted trees and lasso, the beta-VAE score's logistic regression.
+        "scikit-learn>=1.5",
         "pillow>=10",
         "numpy>=1.26",
     ],

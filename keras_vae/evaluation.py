@@ -25,8 +25,10 @@ import time
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from keras import ops
 
 from keras_vae import atomic, objectives
+from keras_vae.data.sprites import is_sprites
 from keras_vae.models.capabilities import BOUND, CLASSIFY, EXACT
 from keras_vae.runs import MODEL_FILE, Run, RunError, load_splits, model_inputs
 
@@ -424,7 +426,10 @@ def evaluate_exact(model, images, batch_size=100, seed=0):
 EVALUATION_FILE = "evaluation.json"
 
 
-def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out=None, batch_size=100, seed=0):
+def evaluate_run(
+    run_dir, num_samples=1000, split="test", max_examples=None, out=None, batch_size=100, seed=0,
+    disentanglement=False, disentanglement_scale=1.0,
+):
     """Evaluates a run's model on a split of its data with `evaluate_split`; writes and returns the result.
 
     The split is the run's own (`keras_vae.runs`: its dataset, or the user's images or table
@@ -437,6 +442,10 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
         split: str, default "test". A split of the run's data.
         max_examples: int or None, default None. Evaluate the first N examples.
         out: str or None, default None. Output JSON (default RUN_DIR/evaluation.json), written atomically.
+        disentanglement: bool, default False. Also score the model's `embed` codes with
+            `keras_vae.disentanglement.evaluate_disentanglement` (MIG, FactorVAE, DCI, beta-VAE) on
+            the whole factor grid of the run's dataset (a sprites set); under the key "disentanglement".
+        disentanglement_scale: float, default 1.0. Multiplies the metrics' default sample sizes.
 
     Raises:
         RunError: the run cannot be read (the message names the file and field), or its model has
@@ -468,6 +477,11 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
             f"{run.file(MODEL_FILE)} takes a condition, and the importance-sampled likelihood here is for "
             "unconditional models; the run's test ELBO is in metrics.json."
         )
+    if disentanglement and (settings.data or not is_sprites(settings.dataset)):
+        raise RunError(
+            f"--disentanglement needs data with known factors of variation; this run trained on "
+            f"{settings.data or settings.dataset!r}. Train on --dataset sprites, sprites_medium or sprites_small."
+        )
     examples = load_splits(settings, (split,), max_examples)[split].examples
     images = model_inputs(settings, examples)
     start = time.perf_counter()
@@ -485,6 +499,16 @@ def evaluate_run(run_dir, num_samples=1000, split="test", max_examples=None, out
             "model": os.path.abspath(run.file(MODEL_FILE)),
         }
     )
+    if disentanglement:
+        from keras_vae.disentanglement import FactorDataset, evaluate_disentanglement
+
+        factors = FactorDataset.from_sprites(settings.dataset, cache_dir=settings.data_dir)
+        started = time.perf_counter()
+        scores = evaluate_disentanglement(
+            lambda x: ops.convert_to_numpy(model.embed(x)), factors, seed=seed, scale=disentanglement_scale
+        )
+        scores["seconds"] = time.perf_counter() - started
+        result["disentanglement"] = scores
     atomic.write_json(out or run.file(EVALUATION_FILE), result)
     return result
 

@@ -43,6 +43,7 @@ from keras_vae.data import (
     load_user_table,
     tfds_class_names,
 )
+from keras_vae.data.sprites import SHAPES, is_sprites, load_sprite_splits
 from keras_vae.locking import OwnerLock, check_unlocked
 from keras_vae.models.capabilities import POSTERIOR
 from keras_vae.models.loading import ModelLoadError, load_model
@@ -155,6 +156,17 @@ def load_splits(settings, names=("train", "test"), max_examples=None):
             loaded = load_user_images(settings.data, validation_fraction=settings.validation_fraction, seed=settings.seed)
             splits = {name: Split(*loaded[name], loaded["class_names"]) for name in ("train", "test")}
         splits = {name: splits[name] for name in names}
+    elif is_sprites(settings.dataset):
+        unknown = [name for name in names if name not in ("train", "test")]
+        if unknown:
+            raise RunError(f"the {settings.dataset} set has the splits 'train' and 'test', not {unknown[0]!r}.")
+        loaded = load_sprite_splits(settings.dataset, settings.validation_fraction, settings.seed, settings.data_dir)
+        # Binary images of 0 and 1 (not 0..255); the shape is the class label, all five factors are
+        # in `sprite_factors`.
+        splits = {
+            name: Split(loaded[name][0].astype(np.float32), loaded[name][1][:, 0].copy(), list(SHAPES))
+            for name in names
+        }
     else:
         class_names = tfds_class_names(settings.dataset)
         splits = {}

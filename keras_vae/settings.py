@@ -35,7 +35,9 @@ class TrainSettings:
     """Settings of one training run; the defaults train the README's default model.
 
     Args:
-        dataset: str, default "fashion_mnist". A TFDS image dataset name; ignored when `data` is set.
+        dataset: str, default "fashion_mnist". A TFDS image dataset name, or a sprites set drawn by
+            keras-vae ("sprites", "sprites_medium", "sprites_small"; `keras_vae.data.sprites`);
+            ignored when `data` is set. For sprites, `data_dir` is the cache folder.
         data: str or None, default None. A folder of PNG/JPEG images, a .npy/.npz array, or a
             table (.csv, or a 2-D .npy array: one row of features per example).
         data_dir: str or None, default None. TFDS data directory (None: TFDS' default).
@@ -52,7 +54,9 @@ class TrainSettings:
         learning_rate: float, default 1e-3. Adam's step size.
         beta: float, default 1.0. KL weight.
         num_samples: int, default 1. Monte Carlo samples of z per input (K of the IWAE bound).
-        objective: str, default "elbo". "elbo" or "iwae" (Burda et al. 2016; needs beta 1).
+        objective: str, default "elbo". "elbo", "iwae" (Burda et al. 2016; needs beta 1) or "tcvae"
+            (beta-TCVAE, Chen et al. 2018: needs beta 1, the diagonal posterior; weight in tc_weight).
+        tc_weight: float, default 1.0. Weight of the total correlation under objective "tcvae".
         free_bits: float, default 0.0. Per-dimension KL floor in nats (Kingma et al. 2016).
         prior: str, default "standard_normal". "standard_normal", "mixture" (learned mixture of
             Gaussians) or "vamp" (VampPrior, Tomczak & Welling 2018).
@@ -116,6 +120,7 @@ class TrainSettings:
     num_samples: int = 1
     objective: str = "elbo"
     free_bits: float = 0.0
+    tc_weight: float = 1.0
     prior: str = "standard_normal"
     posterior: str = "diagonal"
     beta_schedule: str = "constant"
@@ -156,7 +161,7 @@ class TrainSettings:
     def model_options(self):
         """Returns the model kinds' own constructor options these settings hold (`build_model(**options)`)."""
         names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior", "noise_std", "mask_probability",
-                 "num_scales", "steps_per_scale", "hidden_channels")
+                 "num_scales", "steps_per_scale", "hidden_channels", "tc_weight")
         return {name: getattr(self, name) for name in names}
 
     @classmethod
@@ -238,6 +243,16 @@ class TrainSettings:
             raise ValueError(
                 "objective 'iwae' optimises the importance-weighted bound, which has no KL weight: use it with "
                 "beta 1, beta_schedule 'constant' and free_bits 0."
+            )
+        if not (self.tc_weight >= 0 and np.isfinite(self.tc_weight)):
+            raise ValueError(f"tc_weight must be a non-negative number, got {self.tc_weight!r}.")
+        if self.objective == "tcvae" and (
+            self.beta != 1 or self.beta_schedule != "constant" or self.free_bits > 0 or self.posterior != "diagonal"
+        ):
+            raise ValueError(
+                "objective 'tcvae' (beta-TCVAE) weights the total correlation by tc_weight and the other KL terms "
+                "by 1: use it with beta 1, beta_schedule 'constant', free_bits 0 and posterior 'diagonal', and set "
+                "the weight with --tc-weight."
             )
         if self.gaussian_scale is not None and not self.gaussian_scale > 0:
             raise ValueError(f"gaussian_scale must be positive, got {self.gaussian_scale!r}.")

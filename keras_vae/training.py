@@ -156,6 +156,8 @@ def train(settings):
         extra_options["alpha"] = settings.alpha if settings.alpha is not None else paper_alpha(
             len(train_split.examples), len(labelled))
     with strategy.scope():
+        if settings.objective == "tcvae":  # beta-TCVAE's estimator of q(z) needs the training set's size
+            extra_options["dataset_size"] = len(train_split.examples)
         model = _build(settings, train_split.examples.shape[1:], num_classes, **extra_options)
     # A model that takes a condition gets (x, labels) batches; the others x alone.
     conditional = model.takes_condition

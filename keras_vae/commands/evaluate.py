@@ -16,6 +16,10 @@ def add_parser(subparsers):
     evaluate.add_argument("--max-examples", type=positive_int, default=None, help="evaluate the first N images")
     evaluate.add_argument("--batch-size", type=positive_int, default=100, help="(default: %(default)s)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default: 0)")
+    evaluate.add_argument("--disentanglement", action="store_true",
+                          help="also score MIG, FactorVAE, DCI and beta-VAE on the run's factors (sprites runs)")
+    evaluate.add_argument("--disentanglement-scale", type=float, default=1.0,
+                          help="multiplies the metrics' default sample sizes (default: %(default)s)")
     evaluate.add_argument("--out", default=None, help="output JSON (default: RUN_DIR/evaluation.json)")
     return evaluate
 
@@ -34,6 +38,8 @@ def run(args):
             out=args.out,
             batch_size=args.batch_size,
             seed=args.seed,
+            disentanglement=args.disentanglement,
+            disentanglement_scale=args.disentanglement_scale,
         )
     except (ValueError, TypeError, FileNotFoundError, DataError) as error:
         print(f"keras-vae evaluate: error: {error}", file=sys.stderr)
@@ -60,4 +66,11 @@ def run(args):
         f"{result['active_units']} active units; {result['num_examples']} {args.split} images in "
         f"{result['seconds']:.0f} s; written to {args.out or os.path.join(args.run_dir, EVALUATION_FILE)}"
     )
+    if "disentanglement" in result:
+        scores = result["disentanglement"]
+        print(
+            f"Disentanglement: MIG {scores['mig']:.3f}, FactorVAE {scores['factor_vae']:.3f}, DCI "
+            f"{scores['dci_disentanglement']:.3f} / {scores['dci_completeness']:.3f} / "
+            f"{scores['dci_informativeness']:.3f}, beta-VAE {scores['beta_vae']:.3f}"
+        )
     return 0

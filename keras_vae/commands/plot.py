@@ -13,6 +13,10 @@ Writes, into RUN_DIR/figures by default:
     interpolation.png         decodings between pairs of test codes
     attribute_arithmetic.png  z + s * (class mean - others' mean) (unconditional, labelled data)
     training_curves.png       ELBO, reconstruction, KL per epoch (from history.csv)
+    kl_traversals.png         traversals of the units sorted by their KL, largest first (models with a
+                              bound whose posterior and prior factorise per unit)
+    factor_information.png    I(unit; factor) / H(factor) heat map (runs on a sprites set, whose factors
+                              are known: `keras_vae.disentanglement.mutual_information_matrix`)
 
 What applies follows what the model can do (the model contract), not its class.
 Without a prior (autoencoders: ae, dae) there are no samples, manifold or
@@ -34,7 +38,8 @@ import sys
 
 import numpy as np
 
-from keras_vae.models.capabilities import CLASSIFY, PRIOR
+from keras_vae.data.sprites import is_sprites
+from keras_vae.models.capabilities import BOUND, CLASSIFY, PRIOR
 from keras_vae.runs import Run, RunError, load_splits, model_inputs
 
 
@@ -170,9 +175,37 @@ def write_figures(model, settings, run_dir, out, max_examples=2000, seed=None, a
             ),
             "attribute_arithmetic.png",
         )
+    written += _disentanglement_figures(model, settings, images, out, seed)
     history = os.path.join(run_dir, "history.csv")
     if os.path.isfile(history):
         save(plotting.plot_training_curves(history), "training_curves.png")
+    return written
+
+
+def _disentanglement_figures(model, settings, images, out, seed, num_samples=2000):
+    """KL-sorted traversals (factorised bound) and the factor information heat map (sprites runs)."""
+    from keras_vae import plotting
+    from keras_vae.disentanglement import FactorDataset, factor_entropy, mutual_information_matrix
+
+    written = []
+    kl = None
+    if model.can(BOUND) and model.can(PRIOR) and not model.takes_condition:
+        try:
+            kl = plotting.unit_kl(model, images[:500])
+        except ValueError:  # a posterior or prior that does not factorise over units: no KL per unit
+            kl = None
+    if kl is not None:
+        fig = plotting.plot_kl_sorted_traversals(model, images[0], kl)
+        written.append(plotting.save_figure(fig, os.path.join(out, "kl_traversals.png")))
+    if is_sprites(settings.dataset) and not settings.data and not model.takes_condition:
+        data = FactorDataset.from_sprites(settings.dataset, cache_dir=settings.data_dir)
+        factors = data.sample_factors(num_samples, np.random.default_rng(seed))
+        codes = plotting.latent_codes(model, data.observations_for(factors))
+        matrix = mutual_information_matrix(codes, factors)
+        entropy = factor_entropy(factors)
+        order = None if kl is None else np.argsort(-kl, kind="stable")
+        fig = plotting.plot_factor_mutual_information(matrix / entropy, data.factor_names, unit_order=order)
+        written.append(plotting.save_figure(fig, os.path.join(out, "factor_information.png")))
     return written
 
 

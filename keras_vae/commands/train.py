@@ -20,7 +20,8 @@ def add_parser(subparsers):
     defaults = TrainSettings()
     train = subparsers.add_parser("train", help="train a VAE and write a run directory")
     source = train.add_mutually_exclusive_group()
-    source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset (default: %(default)s)")
+    source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset, or sprites / sprites_medium / sprites_small: "
+                             "shapes with known factors drawn by keras-vae (default: %(default)s)")
     source.add_argument("--data", help="a folder of PNG/JPEG images, a .npy/.npz array, or a .csv table "
                                           "(one row of features per example)")
     train.add_argument("--data-dir", help="TFDS data directory (default: TFDS' own)")
@@ -43,7 +44,10 @@ def add_parser(subparsers):
     train.add_argument("--num-samples", type=positive_int, default=defaults.num_samples,
                        help="Monte Carlo samples of z per input")
     train.add_argument("--objective", choices=list(OBJECTIVES), default=defaults.objective,
-                       help="training objective; iwae uses --num-samples as K (default: %(default)s)")
+                       help="training objective; iwae uses --num-samples as K; tcvae is beta-TCVAE, weighted by "
+                            "--tc-weight (default: %(default)s)")
+    train.add_argument("--tc-weight", type=number, default=defaults.tc_weight,
+                       help="tcvae: weight of the total correlation, beta-TCVAE's beta (default: %(default)s)")
     train.add_argument("--free-bits", type=number, default=defaults.free_bits,
                        help="per-dimension KL floor in nats (default: %(default)s)")
     train.add_argument("--prior", choices=sorted(PRIORS), default=defaults.prior,

@@ -17,7 +17,10 @@ from keras_vae.priors import get_prior
 tfd = tfp.distributions
 
 
-OBJECTIVES = ("elbo", "iwae")
+OBJECTIVES = ("elbo", "iwae", "tcvae")
+
+#: The metrics objective "tcvae" adds: the KL split of Chen et al. (2018), `objectives.total_correlation_terms`.
+TC_METRIC_NAMES = ("mutual_information", "total_correlation", "dimension_kl")
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -40,6 +43,13 @@ class VAE(GenerativeModel):
     - `objective="iwae"`: the importance-weighted bound of Burda et al. (2016)
       with K = `num_samples` draws, loss = -mean_x log (1/K) sum_k
       p(x|z_k) p(z_k) / q(z_k|x). beta must be 1 (it weights the ELBO's KL only).
+    - `objective="tcvae"`: beta-TCVAE (Chen et al. 2018). The KL is split into
+      index-code mutual information, total correlation and dimension-wise KL with
+      the minibatch-weighted sampling estimator over `dataset_size` training
+      examples (`objectives.total_correlation_terms`), and
+      loss = -mean_x [reconstruction(x) - MI(x) - tc_weight * TC(x) - DKL(x)].
+      The three terms are metrics too. beta must be 1 (`tc_weight` is beta-TCVAE's
+      beta); the posterior must be the diagonal Gaussian.
     - `free_bits=lambda > 0` (Kingma et al. 2016): the KL term of the loss becomes
       sum_d max(lambda, mean_batch KL_d), with KL_d the KL of latent dimension d,
       so dimensions below lambda nats get no pressure towards the prior.
@@ -64,7 +74,10 @@ class VAE(GenerativeModel):
             `prior_distribution()` returns p(z).
         beta: float, default 1.0. Weight of the KL term in the loss.
         num_samples: int, default 1. Monte Carlo samples L of z per input (K for "iwae").
-        objective: str, default "elbo". One of `OBJECTIVES`: "elbo" or "iwae".
+        objective: str, default "elbo". One of `OBJECTIVES`: "elbo", "iwae" or "tcvae".
+        tc_weight: float, default 1.0. Weight of the total correlation ("tcvae" only).
+        dataset_size: int or None, default None. N, the number of training examples, which the
+            "tcvae" estimator of q(z) needs (required there; `keras-vae train` passes it).
         free_bits: float, default 0.0. Per-dimension KL floor lambda in nats ("elbo" only).
         posterior: str, dict, `keras_vae.posteriors.Posterior` or None, default None
             ("diagonal"). "diagonal", "full_covariance" or "iaf"; the non-diagonal ones
@@ -86,7 +99,7 @@ class VAE(GenerativeModel):
     capabilities = frozenset({PRIOR, BOUND, POSTERIOR})
     metric_names = ("loss", "elbo", "reconstruction", "kl")
     nested_config_keys = ("encoder", "decoder", "likelihood", "prior", "posterior")
-    option_names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior")
+    option_names = ("beta", "num_samples", "objective", "free_bits", "prior", "posterior", "tc_weight", "dataset_size")
 
     def __init__(
         self,
@@ -100,6 +113,8 @@ class VAE(GenerativeModel):
         objective="elbo",
         free_bits=0.0,
         posterior=None,
+        tc_weight=1.0,
+        dataset_size=None,
         **kwargs,
     ):
         super().__init__(encoder, decoder, likelihood=likelihood, seed=seed, **kwargs)
@@ -117,6 +132,14 @@ class VAE(GenerativeModel):
             )
         if objective == "iwae" and float(free_bits) > 0:
             raise ValueError("free_bits applies to the ELBO's KL term; use it with objective='elbo', not 'iwae'.")
+        if objective == "tcvae":
+            _check_tcvae(beta, free_bits, tc_weight, dataset_size)
+            # The three KL terms are metrics of this model only: its own trackers (the base made the rest).
+            self.metric_names = type(self).metric_names + TC_METRIC_NAMES
+            for name in TC_METRIC_NAMES:
+                setattr(self, f"{name}_tracker", keras.metrics.Mean(name=name))
+        self.tc_weight = float(tc_weight)
+        self.dataset_size = None if dataset_size is None else int(dataset_size)
         self.objective = objective
         self.free_bits = float(free_bits)
         self.prior = get_prior(prior)
@@ -258,6 +281,12 @@ class VAE(GenerativeModel):
         """
         terms = self._training_terms(x, condition, self.num_samples, training)
         reconstruction, kl = objectives.elbo_terms(terms)
+        if self.objective == "tcvae":
+            split = objectives.total_correlation_terms(terms, self.dataset_size)
+            tc_weight = ops.cast(self.tc_weight, kl.dtype)
+            regulariser = split.mutual_information + tc_weight * split.total_correlation + split.dimension_kl
+            loss = -ops.mean(reconstruction) + ops.mean(regulariser)
+            return loss, {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl, **split._asdict()}
         if self.objective == "iwae":
             loss = -ops.mean(objectives.importance_weighted_bound(objectives.log_importance_weights(terms)))
         else:
@@ -285,6 +314,26 @@ class VAE(GenerativeModel):
                 "num_samples": self.num_samples,
                 "objective": self.objective,
                 "free_bits": self.free_bits,
+                "tc_weight": self.tc_weight,
+                "dataset_size": self.dataset_size,
             }
         )
         return config
+
+
+def _check_tcvae(beta, free_bits, tc_weight, dataset_size):
+    """Raises ValueError naming the fix when the beta-TCVAE objective cannot use these arguments."""
+    if float(beta) != 1.0:
+        raise ValueError(
+            f"beta={beta} with objective='tcvae': beta-TCVAE weights the total correlation by tc_weight and the "
+            "other two KL terms by 1; pass tc_weight (its beta) and leave beta at 1."
+        )
+    if float(free_bits) > 0:
+        raise ValueError("free_bits applies to objective='elbo'; objective='tcvae' takes tc_weight instead.")
+    if not (float(tc_weight) >= 0 and math.isfinite(float(tc_weight))):
+        raise ValueError(f"tc_weight must be a non-negative number, got {tc_weight}.")
+    if dataset_size is None or int(dataset_size) < 1:
+        raise ValueError(
+            f"objective='tcvae' estimates q(z) over the training set, so it needs dataset_size (the number of "
+            f"training examples); got {dataset_size!r}."
+        )

@@ -17,7 +17,13 @@ Example:
 'Figure'
 """
 
-from keras_vae.plotting.charts import plot_confusion_matrix, plot_latent_scatter, plot_training_curves, read_history
+from keras_vae.plotting.charts import (
+    plot_confusion_matrix,
+    plot_factor_mutual_information,
+    plot_latent_scatter,
+    plot_training_curves,
+    read_history,
+)
 from keras_vae.plotting.compute import (
     class_analogies,
     attribute_arithmetic,
@@ -32,6 +38,7 @@ from keras_vae.plotting.compute import (
     project_2d,
     quantile_grid,
     reconstructions,
+    unit_kl,
 )
 from keras_vae.plotting.figures import (
     image_grid,
@@ -39,6 +46,7 @@ from keras_vae.plotting.figures import (
     plot_class_analogies,
     plot_class_samples,
     plot_interpolation,
+    plot_kl_sorted_traversals,
     plot_latent_manifold,
     plot_latent_traversals,
     plot_reconstructions,
@@ -66,7 +74,9 @@ __all__ = [
     "plot_class_analogies",
     "plot_class_samples",
     "plot_confusion_matrix",
+    "plot_factor_mutual_information",
     "plot_interpolation",
+    "plot_kl_sorted_traversals",
     "plot_latent_manifold",
     "plot_latent_scatter",
     "plot_latent_traversals",
@@ -80,4 +90,5 @@ __all__ = [
     "reconstructions",
     "save_figure",
     "tile_images",
+    "unit_kl",
 ]

@@ -206,3 +206,35 @@ def plot_confusion_matrix(confusion, class_names=None, title="Confusion matrix (
     ax.set_title(f"{title}: accuracy {accuracy:.3f}", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_factor_mutual_information(matrix, factor_names, unit_order=None, title=None):
+    """Returns a heat map of the mutual information between latent units and factors, (K, D) cells.
+
+    Args:
+        matrix: array (D, K), e.g. `disentanglement.mutual_information_matrix` divided by each
+            factor's entropy (then each cell is the share of the factor's information in the unit).
+        factor_names: K str, the rows.
+        unit_order: sequence of int or None, default None. The units' column order (e.g. by KL).
+        title: str or None, default None.
+
+    Example:
+    >>> fig = plot_factor_mutual_information(np.eye(3)[:, :2], ["a", "b"])
+    >>> fig.axes[0].get_ylabel()
+    'factor'
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    order = list(range(matrix.shape[0])) if unit_order is None else [int(d) for d in unit_order]
+    cells = matrix[order].T  # factors down, units across
+    fig = Figure(figsize=(1.2 + 0.45 * len(order), 1.0 + 0.4 * len(factor_names)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(cells, cmap="viridis", vmin=0.0, vmax=max(1.0, float(cells.max())), aspect="auto")
+    ax.set_xticks(range(len(order)), [f"z[{d}]" for d in order], rotation=90)
+    ax.set_yticks(range(len(factor_names)), list(factor_names))
+    ax.set_xlabel("latent unit")
+    ax.set_ylabel("factor")
+    for (row, col), value in np.ndenumerate(cells):
+        ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=6, color="white" if value < 0.5 else "black")
+    ax.set_title(title or "I(unit; factor) / H(factor)", fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig

@@ -391,6 +391,30 @@ def latent_traversals(model, image, dims=None, values=np.linspace(-3, 3, 9), max
     return LatentTraversals(candidates, values, codes, images)
 
 
+def unit_kl(model, images, batch_size=BATCH_SIZE):
+    """Returns each latent unit's KL(q(z_d|x) || p(z_d)) in nats, averaged over `images`, (latent_dim,).
+
+    For models with a bound (`model.can(BOUND)`) whose posterior and prior factorise over the
+    latent dimensions (`objectives.per_dimension_kl`: analytic for the diagonal Gaussian and
+    N(0, I)); a unit near 0 nats is inactive (its posterior is the prior).
+
+    Example:
+    >>> from keras_vae.models import build_vae
+    >>> unit_kl(build_vae((8, 8, 1), latent_dim=3), np.zeros((4, 8, 8, 1))).shape
+    (3,)
+    """
+    from keras_vae import objectives
+
+    x = _batch_of(model, images)
+    total = np.zeros(model.latent_dim)
+    for start in range(0, len(x), batch_size):
+        chunk = x[start : start + batch_size]
+        eps = np.zeros((1, len(chunk), model.noise_dim), dtype="float32")
+        terms = model.bound_terms(chunk, eps)
+        total += np.asarray(objectives.per_dimension_kl(terms), dtype=np.float64).sum(axis=0)
+    return total / len(x)
+
+
 def project_2d(codes):
     """Returns (N, 2) coordinates and axis names: z itself when latent_dim <= 2, else PCA (NumPy SVD).
 

@@ -357,3 +357,36 @@ def plot_latent_traversals(
         xlabel="value",
         tile_inches=tile_inches,
     )
+
+
+def plot_kl_sorted_traversals(model, image, kl, values=np.linspace(-3, 3, 9), max_dims=10, tile_inches=0.5):
+    """Returns latent traversals of the `max_dims` units of largest KL, one row per unit, largest first.
+
+    The row label gives each unit's KL in nats (`compute.unit_kl`): the units a beta-VAE
+    keeps active come first, the collapsed ones (near 0 nats, the decoder ignores them) last.
+
+    Args:
+        model: a model with a prior.
+        image: one example; its code is the traversals' centre.
+        kl: array (latent_dim,), KL per unit in nats.
+        values, max_dims, tile_inches: as `plot_latent_traversals`.
+
+    Example:
+    >>> from keras_vae.models import build_vae
+    >>> fig = plot_kl_sorted_traversals(build_vae((8, 8, 1), latent_dim=3), np.zeros((8, 8, 1)), [0.1, 2.0, 0.5])
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()][0]
+    'z[1] 2.00'
+    """
+    kl = np.asarray(kl, dtype=float)
+    dims = [int(d) for d in np.argsort(-kl, kind="stable")[: int(max_dims)]]
+    sweep = compute.latent_traversals(model, image, dims, values)
+    return image_grid(
+        _flat(sweep.images),
+        rows=len(sweep.dims),
+        cols=len(sweep.values),
+        title="Latent traversals by KL (nats): largest first",
+        row_labels=[f"z[{d}] {kl[d]:.2f}" for d in sweep.dims],
+        col_labels=[f"{v:g}" for v in sweep.values],
+        xlabel="value",
+        tile_inches=tile_inches,
+    )
