@@ -65,8 +65,39 @@ def _build(settings, data_shape, num_classes, **extra_options):
         **settings.model_options(),
         **extra_options,
     )
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=settings.jit_compile)
+    compile_model(model, settings)
     return model
+
+
+#: Architectures whose train step XLA slows down on a CPU: XLA:CPU's convolutions and their gradients
+#: ran the conv VAE's step about 2-4x slower than TensorFlow's oneDNN kernels (bench/bench_speed.py).
+XLA_SLOWER_ON_CPU = ("conv",)
+
+
+def uses_xla(settings):
+    """True when the train step of a run with `settings` is compiled with XLA.
+
+    `jit_compile` allows XLA; it is used for every architecture except those in
+    `XLA_SLOWER_ON_CPU` on a machine without a GPU, which run as a TensorFlow graph.
+    """
+    if not settings.jit_compile:
+        return False
+    return settings.architecture not in XLA_SLOWER_ON_CPU or bool(tf.config.list_physical_devices("GPU"))
+
+
+def compile_model(model, settings, steps_per_execution=1):
+    """Compiles `model` for training as `settings` say: Adam at `learning_rate`, XLA where `uses_xla`.
+
+    Args:
+        model: the built model.
+        settings: the run's `TrainSettings`.
+        steps_per_execution: int, default 1. Train steps per call of the compiled function.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        jit_compile=uses_xla(settings),
+        steps_per_execution=steps_per_execution,
+    )
 
 
 def _num_classes(settings, splits):

@@ -87,7 +87,7 @@ class Autoencoder(GenerativeModel):
         if self.reconstruction_loss == "mse":
             error = ops.square(x - self.likelihood.mean(parameters))
             return -ops.sum(ops.reshape(error, (ops.shape(x)[0], -1)), axis=-1)
-        return self.likelihood.distribution(parameters, event_ndims=len(self.data_shape)).log_prob(x)
+        return self.likelihood.log_prob(parameters, x, event_ndims=len(self.data_shape))
 
     # Training ---------------------------------------------------------------------
 

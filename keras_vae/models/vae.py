@@ -247,8 +247,8 @@ class VAE(GenerativeModel):
             condition_vector = ops.tile(condition_vector, (num_draws, 1))
         parameters = self.decoder(self.with_condition(flat_z, condition_vector), training=training)
         parameters = ops.reshape(parameters, (num_draws, -1) + tuple(parameters.shape[1:]))
-        distribution = self.likelihood.distribution(parameters, event_ndims=len(self.data_shape))
-        return distribution.log_prob(x)
+        # The likelihood's own log-density: for a Bernoulli one fused form, not tfp's (same density).
+        return self.likelihood.log_prob(parameters, x, event_ndims=len(self.data_shape))
 
     def _training_terms(self, x, condition_vector, num_samples, training):
         eps = self.sampling.noise((num_samples, ops.shape(x)[0], self.noise_dim))

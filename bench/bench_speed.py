@@ -1,0 +1,453 @@
+"""Training speed of keras-vae against the keras.io "Variational AutoEncoder" example, and IS evaluation.
+
+Variants (each timed in its own child process, the variants alternating, --rounds rounds):
+
+  kerasio_conv      the keras.io example itself (fchollet, "Variational AutoEncoder"): conv 32/64
+                    stride 2, Dense 16, latent 2, Dense 7*7*64, Conv2DTranspose 64/32 stride 2,
+                    Conv2DTranspose(1) sigmoid, BCE + closed-form KL in a custom train_step,
+                    `compile(optimizer=Adam())` (default compile), `fit(array, batch_size=128)`.
+                    Only the data changed: Fashion-MNIST's 60,000 training images (grey, as keras.io
+                    feeds MNIST) read from Debian's IDX files instead of keras.datasets.mnist.
+  keras_vae_conv_same  keras-vae's VAE with the same network (ConvEncoder(32, 64; Dense 16), the
+                    example's decoder emitting logits), compiled and fed as `keras-vae train` does.
+  keras_vae_conv_cli   the network `keras-vae train --architecture conv --latent-dim 2` builds
+                    (Dense 256 in both networks), compiled and fed as `keras-vae train` does.
+  kerasio_mlp       the keras.io example's model and loop with the CLI's default MLP networks
+                    (784-512-256-z32 / 32-256-512-784), run as keras.io runs it.
+  keras_vae_mlp_cli the network `keras-vae train` builds by default, compiled and fed as it does.
+
+The IS part times `evaluation.importance_sampled_log_likelihood` (MLP 40-300-300-784 decoder,
+as bench_likelihood.py --part is) against a float32 matmul peak measured in the same run.
+
+    python bench/bench_speed.py --rounds 3
+"""
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+DEBIAN = "/usr/share/datasets/fashion-mnist"
+VARIANTS = ("kerasio_conv", "keras_vae_conv_same", "keras_vae_conv_cli", "kerasio_mlp", "keras_vae_mlp_cli")
+PAIRS = {  # keras-vae variant -> the keras.io variant it is compared with
+    "keras_vae_conv_same": "kerasio_conv",
+    "keras_vae_conv_cli": "kerasio_conv",
+    "keras_vae_mlp_cli": "kerasio_mlp",
+}
+
+
+def load_fashion_mnist(split="train"):
+    """Fashion-MNIST images as float32 (N, 28, 28, 1) in [0, 1], from Debian's IDX files."""
+    import numpy as np
+
+    name = "train" if split == "train" else "t10k"
+    with gzip.open(os.path.join(DEBIAN, f"{name}-images-idx3-ubyte.gz")) as f:
+        data = np.frombuffer(f.read(), np.uint8, offset=16)
+    return (data.reshape(-1, 28, 28, 1).astype("float32") / 255).copy()
+
+
+# The keras.io example, written as it is published (only the data source differs) -------------
+
+
+def kerasio_vae(kind="conv"):
+    import keras
+    import tensorflow as tf
+    from keras import layers, ops
+
+    class Sampling(layers.Layer):
+        """Uses (z_mean, z_log_var) to sample z, the vector encoding a digit."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(1337)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            batch = ops.shape(z_mean)[0]
+            dim = ops.shape(z_mean)[1]
+            epsilon = keras.random.normal(shape=(batch, dim), seed=self.seed_generator)
+            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    if kind == "conv":
+        latent_dim = 2
+        encoder_inputs = keras.Input(shape=(28, 28, 1))
+        x = layers.Conv2D(32, 3, activation="relu", strides=2, padding="same")(encoder_inputs)
+        x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+        x = layers.Flatten()(x)
+        x = layers.Dense(16, activation="relu")(x)
+    else:  # the CLI's default MLP sizes
+        latent_dim = 32
+        encoder_inputs = keras.Input(shape=(28, 28, 1))
+        x = layers.Flatten()(encoder_inputs)
+        x = layers.Dense(512, activation="relu")(x)
+        x = layers.Dense(256, activation="relu")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    z = Sampling()([z_mean, z_log_var])
+    encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+
+    latent_inputs = keras.Input(shape=(latent_dim,))
+    if kind == "conv":
+        x = layers.Dense(7 * 7 * 64, activation="relu")(latent_inputs)
+        x = layers.Reshape((7, 7, 64))(x)
+        x = layers.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(x)
+        x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+        decoder_outputs = layers.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(x)
+    else:
+        x = layers.Dense(256, activation="relu")(latent_inputs)
+        x = layers.Dense(512, activation="relu")(x)
+        decoder_outputs = layers.Reshape((28, 28, 1))(layers.Dense(784, activation="sigmoid")(x))
+    decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")
+
+    class VAE(keras.Model):
+        def __init__(self, encoder, decoder, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = encoder
+            self.decoder = decoder
+            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+            self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+            self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+        @property
+        def metrics(self):
+            return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                z_mean, z_log_var, z = self.encoder(data)
+                reconstruction = self.decoder(z)
+                reconstruction_loss = ops.mean(
+                    ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
+                )
+                kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+                kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
+                total_loss = reconstruction_loss + kl_loss
+            grads = tape.gradient(total_loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.total_loss_tracker.update_state(total_loss)
+            self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+            self.kl_loss_tracker.update_state(kl_loss)
+            return {
+                "loss": self.total_loss_tracker.result(),
+                "reconstruction_loss": self.reconstruction_loss_tracker.result(),
+                "kl_loss": self.kl_loss_tracker.result(),
+            }
+
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=keras.optimizers.Adam())
+    return vae
+
+
+def kerasio_decoder_logits(latent_dim=2):
+    """The keras.io example's conv decoder with logits out (keras-vae's Bernoulli takes logits)."""
+    import keras
+    from keras import layers
+
+    latent_inputs = keras.Input(shape=(latent_dim,))
+    x = layers.Dense(7 * 7 * 64, activation="relu")(latent_inputs)
+    x = layers.Reshape((7, 7, 64))(x)
+    x = layers.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+    outputs = layers.Conv2DTranspose(1, 3, padding="same")(x)
+    return keras.Model(latent_inputs, outputs, name="decoder")
+
+
+def keras_vae_model(variant, settings):
+    """The model `keras-vae train` builds and compiles for these settings (the 'same' variant: keras.io's network)."""
+    from keras_vae import training
+
+    if variant == "keras_vae_conv_same":
+        from keras_vae import VAE, ConvEncoder
+
+        model = VAE(ConvEncoder(2, filters=(32, 64), hidden_units=16, name="encoder"), kerasio_decoder_logits(2),
+                    likelihood="bernoulli", seed=settings.seed)
+        model.build((None, 28, 28, 1))
+        training.compile_model(model, settings, **compile_overrides())
+        return model
+    model = training._build(settings, (28, 28, 1), None)
+    if compile_overrides():
+        training.compile_model(model, settings, **compile_overrides())
+    return model
+
+
+def compile_overrides():
+    return json.loads(os.environ.get("BENCH_SPEED_COMPILE", "{}"))  # profiling other compile options
+
+
+def cli_settings(variant):
+    from keras_vae.settings import TrainSettings
+
+    overrides = json.loads(os.environ.get("BENCH_SPEED_SETTINGS", "{}"))  # profiling other compile options
+    if "conv" in variant:
+        return TrainSettings(architecture="conv", latent_dim=2, batch_size=128, **overrides)
+    return TrainSettings(**overrides)
+
+
+def worker(args):
+    """Child process: times `--steps` training steps of one variant after warm-up; prints one JSON line."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    images = load_fashion_mnist("train")
+    batch = args.batch_size
+    if args.variant.startswith("kerasio"):
+        model = kerasio_vae("conv" if "conv" in args.variant else "mlp")
+
+        def fit(steps):
+            model.fit(images[: steps * batch], epochs=1, batch_size=batch, verbose=0)
+
+    else:
+        from keras_vae.data import make_epoch_dataset
+
+        settings = cli_settings(args.variant)
+        model = keras_vae_model(args.variant, settings)
+
+        def fit(steps):
+            # The pipeline `keras-vae train` feeds (every epoch a function of (seed, epoch), dynamic binarization).
+            data, steps = make_epoch_dataset(images, batch_size=batch, binarize=settings.binarize, seed=0,
+                                             epochs=1, steps_per_epoch=steps)
+            model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+
+    start = time.perf_counter()
+    fit(args.warmup)
+    first = time.perf_counter() - start
+    profile = None
+    if args.profile:
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    start = time.perf_counter()
+    fit(args.steps)
+    seconds = time.perf_counter() - start
+    if args.profile:
+        profiler.disable()
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(12)
+        profile = stream.getvalue()
+    result = {
+        "variant": args.variant,
+        "steps": args.steps,
+        "batch_size": batch,
+        "seconds": seconds,
+        "ms_per_step": 1000 * seconds / args.steps,
+        "images_per_second": args.steps * batch / seconds,
+        "first_fit_seconds_incl_compile": first,
+        "jit_compile": getattr(model, "jit_compile", None),
+        "steps_per_execution": getattr(model, "steps_per_execution", None),
+        "load_average_1_5_15_min": list(os.getloadavg()),
+    }
+    if profile:
+        result["cprofile_top"] = profile
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def write(name, data):
+    os.makedirs(RESULTS, exist_ok=True)
+    data = dict(data, machine=machine())
+    path = os.path.join(RESULTS, f"{name}.json")
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {path}")
+    return path
+
+
+def machine():
+    import keras
+    import tensorflow as tf
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "load_average_1_5_15_min": list(os.getloadavg()),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["train", "worker", "is", "profile", "all"], default="all")
+    parser.add_argument("--kinds", default="conv,mlp", help="profile: conv, mlp or both")
+    parser.add_argument("--variant", choices=VARIANTS)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per run (0: 100 conv, 400 mlp)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--tag", default="")
+    args = parser.parse_args(argv)
+    if args.part == "profile":
+        out = {}
+        for kind in args.kinds.split(","):
+            for jit in (False, True):
+                out[f"{kind}, jit_compile={jit}"] = profile_pieces(kind, jit)
+                print(json.dumps(out[f"{kind}, jit_compile={jit}"], indent=1), flush=True)
+        out["load_average_1_5_15_min"] = list(os.getloadavg())
+        write(f"speed_profile{args.tag}", out)
+        return
+    if args.part == "worker":
+        if not args.steps:
+            args.steps = 100 if "conv" in args.variant else 400
+        return worker(args)
+
+
+# Training throughput: variants alternating, each run in its own process ----------------------
+
+
+def run_train(args):
+    """Runs every variant in its own process, `rounds` times, rotating the order; returns the summary."""
+    variants = [v for v in args.variants.split(",") if v]
+    runs = {variant: [] for variant in variants}
+    for round_index in range(args.rounds):
+        # Rotate the order, so that contention from other jobs on the machine hits every variant.
+        shift = round_index % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            command = [sys.executable, os.path.abspath(__file__), "--part", "worker", "--variant", variant,
+                       "--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
+            if args.steps:
+                command += ["--steps", str(args.steps)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            line = [x for x in output.splitlines() if x.startswith("RESULT ")][-1]
+            result = json.loads(line[len("RESULT "):])
+            print({k: result[k] for k in ("variant", "ms_per_step", "images_per_second", "load_average_1_5_15_min")},
+                  flush=True)
+            runs[variant].append(result)
+    summary = {}
+    for variant, results in runs.items():
+        rates = [r["images_per_second"] for r in results]
+        summary[variant] = {
+            "images_per_second_median": statistics.median(rates),
+            "images_per_second_min": min(rates),
+            "images_per_second_max": max(rates),
+            "images_per_second_runs": rates,
+            "ms_per_step_median": statistics.median(r["ms_per_step"] for r in results),
+            "jit_compile": results[0]["jit_compile"],
+            "steps_per_execution": results[0]["steps_per_execution"],
+            "load_average_per_run": [r["load_average_1_5_15_min"] for r in results],
+            "steps_per_run": results[0]["steps"],
+        }
+    ratios = {}
+    for ours, theirs in PAIRS.items():
+        if ours in runs and theirs in runs:
+            ratios[f"{ours} / {theirs}"] = {
+                "median_over_median": summary[ours]["images_per_second_median"]
+                / summary[theirs]["images_per_second_median"],
+                # Round by round (the two ran minutes apart under about the same load).
+                "per_round": [a["images_per_second"] / b["images_per_second"] for a, b in zip(runs[ours], runs[theirs])],
+            }
+    return {"variants": summary, "ratios": ratios, "rounds": args.rounds, "batch_size": args.batch_size,
+            "warmup_steps": args.warmup}
+
+
+# Profile: where a step's time goes, timed piece by piece in one process ----------------------
+
+
+def _median_ms(fn, reps):
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def profile_pieces(kind, jit_compile, reps=15, rounds=3):
+    """Median ms per call of a step's pieces (graph or XLA), alternating the pieces in `rounds` rounds.
+
+    kind "conv": the keras.io example against keras-vae with the same network; "mlp": the
+    keras.io-style model against keras-vae's default MLP. The pieces: the whole train step
+    (fit's compiled train function: step, optimizer, metric trackers), the networks' forward pass,
+    forward + backward with the keras.io loss (BCE of sigmoid outputs + closed-form KL), forward
+    + backward with keras-vae's loss (`loss_terms`), the Bernoulli log-density alone (tfp's and the
+    fused one, with gradients), and the input pipeline alone (a batch from `make_epoch_dataset`).
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_vae.data import make_epoch_dataset
+
+    keras.utils.set_random_seed(0)
+    images = load_fashion_mnist("train")[:4096]
+    x = tf.constant((images[:128] > 0.5).astype("float32"))
+    baseline = kerasio_vae(kind)
+    variant = "keras_vae_conv_same" if kind == "conv" else "keras_vae_mlp_cli"
+    settings = cli_settings(variant)
+    settings.jit_compile = jit_compile
+    ours = keras_vae_model(variant, settings)
+    baseline.make_train_function()
+    ours.make_train_function()
+
+    def step(model):
+        # What fit runs per step: the compiled train function on the next batch, then a sync.
+        return lambda: [v.numpy() for v in model.train_function(iter([x])).values()]
+
+    def baseline_loss(x):
+        z_mean, z_log_var, z = baseline.encoder(x)
+        reconstruction = baseline.decoder(z)
+        rec = keras.ops.mean(keras.ops.sum(keras.losses.binary_crossentropy(x, reconstruction), axis=(1, 2)))
+        kl = -0.5 * (1 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var))
+        return rec + keras.ops.mean(keras.ops.sum(kl, axis=1))
+
+    def grads_of(loss_fn, variables):
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(x)
+            return tape.gradient(loss, variables)
+        return tf.function(step, jit_compile=jit_compile)
+
+    logits = tf.random.normal((1, 128, 28, 28, 1))
+
+    def tfp_log_prob(logits):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            value = tf.reduce_sum(ours.likelihood.distribution(logits, 3).log_prob(x))
+        return tape.gradient(value, logits)
+
+    def fused_log_prob(logits):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            value = tf.reduce_sum(ours.likelihood.log_prob(logits, x, 3))
+        return tape.gradient(value, logits)
+
+    pieces = {
+        "kerasio: train step": step(baseline),
+        "keras_vae: train step": step(ours),
+        "kerasio: forward": (lambda f: lambda: f(x))(tf.function(lambda x: baseline.decoder(baseline.encoder(x)[2]),
+                                                                 jit_compile=jit_compile)),
+        "keras_vae: forward": (lambda f: lambda: f(x))(tf.function(lambda x: ours(x), jit_compile=jit_compile)),
+        "kerasio: forward+backward, keras.io loss": (lambda f: lambda: f(x))(
+            grads_of(baseline_loss, baseline.trainable_variables)),
+        "keras_vae: forward+backward, loss_terms": (lambda f: lambda: f(x))(
+            grads_of(lambda x: ours.loss_terms(x, None, training=True)[0], ours.trainable_variables)),
+        "tfp Bernoulli log_prob + gradient (128 x 784)": (lambda f: lambda: f(logits))(
+            tf.function(tfp_log_prob, jit_compile=jit_compile)),
+        "fused log-density + gradient (128 x 784)": (lambda f: lambda: f(logits))(
+            tf.function(fused_log_prob, jit_compile=jit_compile)),
+    }
+    data, _ = make_epoch_dataset(images, batch_size=128, binarize="dynamic", seed=0, epochs=1000)
+    iterator = iter(data)
+    pieces["keras_vae pipeline: next batch"] = lambda: next(iterator)
+    for fn in pieces.values():
+        fn()
+    runs = {name: [] for name in pieces}
+    for _ in range(rounds):
+        for name, fn in pieces.items():
+            runs[name].append(_median_ms(fn, reps))
+    return {name: {"median_ms": statistics.median(v), "rounds_ms": v} for name, v in runs.items()}
+
+
+if __name__ == "__main__":
+    main()
