@@ -271,3 +271,20 @@ def test_cli_trains_evaluates_and_records_the_labelled_subset(tmp_path, capsys):
     assert main(["evaluate", out]) == 0
     assert "Test accuracy" in capsys.readouterr().out
     assert main(["sample", out, "--label", "2", "--n", "4", "--out", os.path.join(tmp_path, "s.png")]) == 0
+
+
+def test_export_serves_classify_and_a_builtin_ops_tflite_classifier(tmp_path):
+    from keras_vae.export import saved_model
+    from keras_vae.export.tflite import export_tflite_classifier, load_interpreter, non_builtin_ops
+
+    model = small_model()
+    x, _ = data(4)
+    version_dir = saved_model.export_saved_model(model, os.path.join(tmp_path, "sm"))
+    served = tf.saved_model.load(version_dir).signatures["classify"](images=tf.constant(x))["probabilities"]
+    np.testing.assert_allclose(np.asarray(served), np.asarray(model.classify(x)), atol=1e-6)
+    path = export_tflite_classifier(model, os.path.join(tmp_path, "classifier.tflite"))
+    assert non_builtin_ops(path) == []
+    interpreter = load_interpreter(path)
+    runner = interpreter.get_signature_runner("classify")
+    probabilities = runner(images=x[:1])["probabilities"]
+    np.testing.assert_allclose(probabilities, np.asarray(model.classify(x[:1])), atol=1e-5)
