@@ -37,6 +37,7 @@ from keras_vae.export import family
 from keras_vae.export.quantization import refused_variants
 from keras_vae.export.saved_model import new_archive, require_built
 from keras_vae.models.builder import model_kind_name
+from keras_vae.models.capabilities import CLASSIFY
 
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 METADATA_FILE = "decoder_metadata.json"
@@ -132,6 +133,54 @@ def convert_decoder(saved_model_dir, variant, path, calibration=None):
         os.remove(path)
         raise ValueError(f"TFLite {variant} decoder needs non-builtin ops {bad}; it would not run on stock LiteRT.")
     load_interpreter(path)  # fails here, not on a device, if the runtime cannot allocate it
+    return path
+
+
+CLASSIFIER_FILE = "classifier_float32.tflite"
+
+
+def export_tflite_classifier(model, path):
+    """Converts a CLASSIFY model's q(y|x) to a float32 TFLite file with builtin ops only; returns `path`.
+
+    The one signature, `classify`, maps images (1+, *data_shape) float32 to
+    `probabilities` (batch, num_classes): softmax of the classifier's logits.
+
+    Raises:
+        ValueError: a model without a classifier, or one that needs non-builtin ops.
+
+    Example:
+    >>> import os, tempfile
+    >>> from keras_vae.models.builder import build_model
+    >>> model = build_model("m2", (4,), latent_dim=2, num_classes=3, likelihood="gaussian")
+    >>> path = export_tflite_classifier(model, os.path.join(tempfile.mkdtemp(), "classifier_float32.tflite"))
+    >>> non_builtin_ops(path)
+    []
+    """
+    require_built(model)
+    if not model.can(CLASSIFY):
+        raise ValueError(f"{type(model).__name__} has no classifier q(y|x) to export.")
+
+    def classify(images):
+        return {"probabilities": tf.nn.softmax(model.class_logits(images, training=False), axis=-1)}
+
+    scratch = tempfile.mkdtemp(prefix=".classifier-sm-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        archive = new_archive(model)
+        spec = tf.TensorSpec((None, *map(int, model.data_shape)), tf.float32, name="images")
+        archive.add_endpoint("classify", classify, input_signature=[spec])
+        archive.write_out(scratch, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["classify"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    bad = non_builtin_ops(path)
+    if bad:
+        os.remove(path)
+        raise ValueError(f"TFLite classifier needs non-builtin ops {bad}; it would not run on stock LiteRT.")
+    load_interpreter(path)
     return path
 
 
@@ -310,6 +359,15 @@ def export_tflite_decoders(model, out_dir, calibration_images=None, variants=VAR
             metadata["variants"][variant] = {"file": os.path.basename(path), "bytes": os.path.getsize(path), "ops": op_names(path)}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if model.can(CLASSIFY):
+        # A model with a classifier (m2) also ships q(y|x): images in, class probabilities out.
+        # Named in the metadata, not in `paths`, whose entries are the decoder's variants.
+        export_tflite_classifier(model, os.path.join(out_dir, CLASSIFIER_FILE))
+        metadata["classifier"] = {
+            "file": CLASSIFIER_FILE,
+            "input": {"name": "images", "dtype": "float32", "shape": [None, *map(int, model.data_shape)]},
+            "output": {"name": "probabilities", "dtype": "float32", "shape": [None, int(model.num_classes)]},
+        }
     metadata_path = os.path.join(out_dir, METADATA_FILE)
     with open(metadata_path, "w", encoding="utf-8") as f:
         json.dump(metadata, f, indent=2)
