@@ -144,6 +144,8 @@ def keras_reference_calls(model, images, z, seed=0, count=8):
             "images": model.sample(count, seed=seed, condition=family.condition_vectors(model, conditions["count"]))
         },
         "elbo": lambda: dict(zip(("elbo", "reconstruction", "kl"), stateless_elbo_terms(model, images, seed, image_vectors))),
+        # Kinds with an exact likelihood (EXACT: flows) serve it as `log_prob`.
+        "log_prob": lambda: {"log_prob": model.log_likelihood(images, seed=seed)},
     }
     values = {"images": images, "z": z, "seed": np.int32(seed), "count": np.int32(count)}
     calls, expected = [], {}
