@@ -1,7 +1,7 @@
 """Test bits/dim on 8-bit Fashion-MNIST for RealNVP, Glow and a discretized-logistic VAE after a time budget.
 
-Each model trains for --minutes of wall-clock (`model.fit`, Adam, batch --batch-size, XLA; the
-first step's compilation counts against the budget) on the 60,000 training images as 8-bit grey
+Each model trains for --minutes of wall-clock (`model.fit`, Adam, batch --batch-size, XLA unless
+--no-jit; the first step's compilation counts against the budget) on the 60,000 training images as 8-bit grey
 levels k/255 (never binarized), then is evaluated on the first --test-examples test images:
 
     flows  exact: -(log p(y) - D ln 256) at y = (k + u) / 256, one u per image from seed 0 (the
@@ -55,6 +55,8 @@ def main(argv=None):
     parser.add_argument("--importance-samples", type=int, default=100)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-jit", dest="jit_compile", action="store_false",
+                        help="no XLA: on a loaded machine compiling a flow's step can eat most of a short budget")
     args = parser.parse_args(argv)
 
     import keras
@@ -85,18 +87,20 @@ def main(argv=None):
     results = {
         "minutes_per_model": args.minutes,
         "batch_size": args.batch_size,
+        "jit_compile": args.jit_compile,
         "learning_rate": args.learning_rate,
         "test_examples": int(len(test)),
         "units": "bits per dimension of the 8-bit data (NLL in nats per image / (784 ln 2))",
         "machine_at_start": _machine(),
         "models": {},
     }
-    tag = f"{args.minutes:g}min"
+    tag = f"{args.minutes:g}min" + ("" if args.jit_compile else "_nojit") + (
+        "" if args.models == list(MODELS) else "_" + "_".join(args.models))
     for name in args.models:
         keras.utils.set_random_seed(args.seed)
         options = dict(MODELS[name])
         model = build_model(name, (28, 28, 1), seed=args.seed, **options)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=True)
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=args.jit_compile)
         limit = TimeLimit(args.minutes * 60)
         start = time.perf_counter()
         history = model.fit(train, batch_size=args.batch_size, epochs=10_000, callbacks=[limit], verbose=0)
