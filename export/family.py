@@ -55,7 +55,7 @@ def decoder_input_specs(model):
 def decoder_parameters(model, z, condition=None):
     """Returns the decoder's output (the likelihood's parameters) for z and a float condition (or None)."""
     vector = None if condition is None else tf.cast(condition, z.dtype)
-    return model.decoder(model.with_condition(z, vector), training=False)
+    return model.decoder_parameters(z, vector)
 
 
 def decoded_mean(model, inputs):
@@ -176,7 +176,8 @@ def draws_description(model):
     "z ~ p(z), the model's StandardNormal prior, with labels cycling 0..2"
     """
     if model.can(PRIOR):
-        description = f"z ~ p(z), the model's {type(model.prior).__name__} prior"
+        prior = getattr(model, "prior", None)  # a flow's prior is its own (its scales' priors)
+        description = f"z ~ p(z), the model's {type(prior or model).__name__} prior"
     else:
         description = "Gaussian draws at the empirical mean and scale of the codes of decoded N(0, I) draws (no prior)"
     spec = model.condition_spec
@@ -271,6 +272,9 @@ def prior_description(model):
     """
     if not model.can(PRIOR):
         return {"name": "none", "how_to_sample": "the model has no prior; decode codes from encode"}
+    how = getattr(model, "prior_how_to_sample", None)  # a kind that says it itself (flows)
+    if how is not None:
+        return {"name": f"{type(model).__name__} prior", "how_to_sample": how}
     name = type(model.prior).__name__
     if name == "StandardNormal":
         return {"name": name, "how_to_sample": "z ~ N(0, I)"}

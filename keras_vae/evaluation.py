@@ -404,7 +404,7 @@ def evaluate_exact(model, images, batch_size=100, seed=0):
     images = np.asarray(images, np.float32)
     log_likelihood = lambda x, s: model.log_likelihood(x, seed=s)  # noqa: E731
     if len(images) > 4 * batch_size:  # tracing the flow costs more than a few eager batches
-        log_likelihood = tf.function(log_likelihood, reduce_retracing=True)
+        log_likelihood = tf.function(log_likelihood, reduce_retracing=True, autograph=False)
     values = [
         np.asarray(log_likelihood(tf.constant(images[start : start + batch_size]), tf.constant(seed + index)))
         for index, start in enumerate(range(0, len(images), batch_size))

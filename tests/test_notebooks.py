@@ -10,8 +10,13 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # Each notebook's figures (PNG outputs: a cell ending with a Figure, or display(fig)) in fast mode.
 EXPECTED_FIGURES = {
-    "01_quickstart": 4, "02_latent_space": 7, "03_export_and_serve": 3, "04_conditional": 4,
-    "07_disentanglement": 4, "08_tutorial_experiments": 7,
+    "01_quickstart": 4,
+    "02_latent_space": 7,
+    "03_export_and_serve": 3,
+    "04_conditional": 4,
+    "06_flows": 4,
+    "07_disentanglement": 4,
+    "08_tutorial_experiments": 7,
 }
 
 

@@ -40,6 +40,7 @@ from keras_vae.flows.layers import FlowLayer
 from keras_vae.layers import noise
 from keras_vae.layers.noise import stateless_seed
 from keras_vae.likelihoods import Likelihood
+from keras_vae.models import signatures
 from keras_vae.models.capabilities import EXACT, PRIOR
 from keras_vae.models.generative_model import GenerativeModel
 
@@ -237,7 +238,7 @@ class FlowModel(GenerativeModel):
 
     def flatten_latents(self, latents):
         """Returns the (batch, latent_dim) vector of every scale's latents."""
-        return tf.concat([tf.reshape(z, (tf.shape(z)[0], -1)) for z in latents], axis=1)
+        return tf.concat([tf.reshape(z, (-1, int(np.prod(z.shape[1:])))) for z in latents], axis=1)
 
     def unflatten_latents(self, z):
         """Returns the latents of every scale from their (batch, latent_dim) vector."""
@@ -362,6 +363,32 @@ class FlowModel(GenerativeModel):
         log_likelihood, log_det = self._discrete_log_likelihood(x, u, training=training)
         bits = -log_likelihood / (self.latent_dim * math.log(2.0))
         return -ops.mean(log_likelihood), {"bits_per_dim": bits, "log_det": log_det}
+
+    def decoder_parameters(self, z, condition_vector=None):
+        # The flow's inverse is its decoder; `FlowOutput.mean` passes the images through.
+        return self.decode_latents(z)
+
+    def export_endpoints(self, checks=True):
+        """Returns reconstruct (the default), encode, decode, sample and log_prob signatures.
+
+        The first three are every kind's (`keras_vae.models.signatures`); `sample` (seed, count)
+        -> images draws exactly `model.sample(count, seed)` (temperature 1, clipped to [0, 1]), and
+        `log_prob` (images, seed) -> log_prob is `model.log_likelihood(images, seed=seed)`, nats per
+        image of the 8-bit data (bits/dim = -log_prob / (D ln 2)).
+        """
+        endpoints = [e for e in signatures.standard_endpoints(self, checks=checks) if e.name != "sample"]
+        images_spec = tf.TensorSpec((None,) + tuple(self.data_shape), tf.float32, name="images")
+        seed_spec = tf.TensorSpec((), tf.int32, name="seed")
+
+        def sample(seed, count):
+            return {"images": self.sample_from_noise(self.prior_noise(count, seed))[0]}
+
+        def log_prob(images, seed):
+            return {"log_prob": self.log_likelihood(signatures.checked(images, "images", checks), seed=seed)}
+
+        endpoints.append(signatures.Endpoint("sample", sample, [seed_spec, tf.TensorSpec((), tf.int32, name="count")]))
+        endpoints.append(signatures.Endpoint("log_prob", log_prob, [images_spec, seed_spec]))
+        return endpoints
 
     def fit(self, x=None, y=None, *args, **kwargs):
         callbacks = list(kwargs.pop("callbacks", None) or [])

@@ -41,6 +41,30 @@ def _reduce_per_example(values):
     return tf.reduce_sum(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)
 
 
+def _keep_shape(x, like):
+    """x with the static shape of `like` (a shape-preserving map), which some tfp bijectors drop in a graph.
+
+    A reshape, not tf.ensure_shape: EnsureShape is no TFLite builtin op, and the decoders run on builtins only.
+    """
+    return tf.reshape(x, (-1,) + tuple(like.shape[1:])) if None not in like.shape[1:] else x
+
+
+def _nilpotent_inverse(strict):
+    """Returns (I + N)^{-1} for a strictly triangular N (C x C): prod_j (I + (-N)^(2^j)), 2^j < C.
+
+    N^C = 0, so (I + N)^{-1} = sum_{k<C} (-N)^k, which the product gives in log2(C) matmuls:
+    no triangular solve, whose op (MatrixTriangularSolve) TFLite has no builtin for.
+    """
+    channels = strict.shape[0]
+    identity = tf.eye(channels, dtype=strict.dtype)
+    power, inverse, reach = -strict, identity, 1
+    while reach < channels:
+        inverse = tf.matmul(inverse, identity + power)
+        power = tf.matmul(power, power)
+        reach *= 2
+    return inverse
+
+
 class FunctionBijector(tfb.Bijector):
     """A `tfb.Bijector` over rank-3 events from a layer's forward, inverse and log-det functions.
 
@@ -96,7 +120,7 @@ class FlowLayer(keras.layers.Layer):
 
     def inverse(self, y):
         """Returns x = f^{-1}(y)."""
-        return self.bijector().inverse(y)
+        return _keep_shape(self.bijector().inverse(y), y)
 
     def call(self, x, training=False):
         return self.forward(x, training=training)[0]
@@ -248,6 +272,23 @@ class InvertibleConv1x1(FlowLayer):
 
     def bijector(self, training=False):
         return tfb.ScaleMatvecLU(self.lower_upper(), tf.convert_to_tensor(self.permutation), validate_args=False)
+
+    def inverse_matrix(self):
+        """Returns W^{-1} = U^{-1} L^{-1} P^T from the weights alone, with matmuls only (`_nilpotent_inverse`)."""
+        channels = self.log_s.shape[0]
+        packed = self.lower_upper()
+        strict_lower = tf.linalg.band_part(packed, -1, 0) - tf.linalg.diag(tf.linalg.diag_part(packed))
+        diagonal = self.sign * tf.exp(self.log_s)
+        strict_upper = tf.linalg.band_part(packed, 0, -1) - tf.linalg.diag(diagonal)
+        lower_inverse = _nilpotent_inverse(strict_lower)
+        # U = D (I + D^{-1} M): U^{-1} = (I + D^{-1} M)^{-1} D^{-1}.
+        upper_inverse = _nilpotent_inverse(strict_upper / diagonal[:, None]) / diagonal[None, :]
+        permutation = tf.linalg.lu_reconstruct(tf.eye(channels), tf.convert_to_tensor(self.permutation))
+        return upper_inverse @ lower_inverse @ tf.transpose(permutation)
+
+    def inverse(self, y):
+        # The same map as the bijector's inverse (tested), but a matmul: TFLite runs it on builtin ops.
+        return _keep_shape(tf.tensordot(y, tf.transpose(self.inverse_matrix()), axes=1), y)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

@@ -273,6 +273,15 @@ class GenerativeModel(InputChecks, keras.Model):
         """
         return self.embedding(self._as_inputs(x), self.condition_vector(condition, "embed"), training=False)
 
+    def decoder_parameters(self, z, condition_vector=None):
+        """Returns the likelihood's parameters for latents z and a float condition vector (or None).
+
+        `self.likelihood.mean(...)` of it is E[x|z, c]; export (`signatures`, the TFLite decoder)
+        builds its decoders from this method, so a kind whose decoder is no single layer (a flow)
+        overrides it.
+        """
+        return self.decoder(self.with_condition(z, condition_vector), training=False)
+
     def decode(self, z, condition=None):
         """Returns E[x|z, c] (Bernoulli: probabilities; Gaussian: the mean) for latents z (batch, latent_dim)."""
         z = ops.convert_to_tensor(z, dtype=self.compute_dtype)

@@ -29,6 +29,12 @@ class Glow(FlowModel):
     (64, [(4, 4, 2), (2, 2, 8)])
     """
 
+    #: What export writes into decoder_metadata.json: the split priors depend on the kept halves.
+    prior_how_to_sample = (
+        "the split priors p(z_s | h_s) depend on the decoded kept halves: use the SavedModel's sample signature, "
+        "or decode codes from encode (z ~ N(0, I) is not the model's prior)"
+    )
+
     def squeezes(self):
         return self.num_scales
 

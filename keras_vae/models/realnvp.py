@@ -31,6 +31,9 @@ class RealNVP(FlowModel):
     ['bits_per_dim', 'log_det', 'loss']
     """
 
+    #: What export writes into decoder_metadata.json: every scale's prior is N(0, I).
+    prior_how_to_sample = "z ~ N(0, T^2 I) at temperature T (T = 1: the model's prior); decode(z) is the image"
+
     def squeezes(self):
         return self.num_scales - 1
 

@@ -131,7 +131,7 @@ def standard_endpoints(model, checks=True):
         return tf.cast(checked(condition, "condition", checks), model.compute_dtype)
 
     def decode_parameters(z, vector):
-        return model.decoder(model.with_condition(z, vector), training=False)
+        return model.decoder_parameters(z, vector)
 
     # Each signature is written once, for a condition vector that is None without a condition.
     def reconstruct(images, vector=None):

@@ -1,0 +1,148 @@
+"""Test bits/dim on 8-bit Fashion-MNIST for RealNVP, Glow and a discretized-logistic VAE after a time budget.
+
+Each model trains for --minutes of wall-clock (`model.fit`, Adam, batch --batch-size, XLA unless
+--no-jit; the first step's compilation counts against the budget) on the 60,000 training images as 8-bit grey
+levels k/255 (never binarized), then is evaluated on the first --test-examples test images:
+
+    flows  exact: -(log p(y) - D ln 256) at y = (k + u) / 256, one u per image from seed 0 (the
+           same dequantised test set for both flows; `keras_vae.evaluation.evaluate_exact`)
+    VAE    IS-K (--importance-samples) of log P(k), the discretized logistic's probability mass
+           (`keras_vae.evaluation.evaluate_split`): the same units, nats per image of the 8-bit data
+
+bits/dim = NLL / (784 ln 2). Also measured: training images/s (over the whole budget), test
+evaluation images/s and sampling images/s (500 draws). Writes bench/results/flows_<minutes>min.json.
+
+    nice -n 5 python bench/bench_flows.py --minutes 6
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+MODELS = {
+    "realnvp": {"num_scales": 2, "steps_per_scale": 3, "hidden_channels": 32},
+    "glow": {"num_scales": 2, "steps_per_scale": 4, "hidden_channels": 32},
+    "vae": {"architecture": "conv", "latent_dim": 32, "likelihood": "discretized_logistic"},
+}
+
+
+def _machine():
+    import keras
+    import tensorflow as tf
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "load_average_1_5_15_min": list(os.getloadavg()),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=15.0, help="training wall-clock per model")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--test-examples", type=int, default=10_000)
+    parser.add_argument("--importance-samples", type=int, default=100)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-jit", dest="jit_compile", action="store_false",
+                        help="no XLA: on a loaded machine compiling a flow's step can eat most of a short budget")
+    args = parser.parse_args(argv)
+
+    import keras
+    import numpy as np
+
+    from keras_vae.data import load_tfds_images
+    from keras_vae.evaluation import evaluate_exact, evaluate_split
+    from keras_vae.models.builder import build_model
+    from keras_vae.models.capabilities import EXACT
+
+    train, _ = load_tfds_images("fashion_mnist", "train", data_dir=args.data_dir)
+    test, _ = load_tfds_images("fashion_mnist", "test", data_dir=args.data_dir)
+    test = test[: args.test_examples]
+
+    class TimeLimit(keras.callbacks.Callback):
+        def __init__(self, seconds):
+            super().__init__()
+            self.seconds, self.start, self.steps = seconds, None, 0
+
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            if time.perf_counter() - self.start > self.seconds:
+                self.model.stop_training = True
+
+    results = {
+        "minutes_per_model": args.minutes,
+        "batch_size": args.batch_size,
+        "jit_compile": args.jit_compile,
+        "learning_rate": args.learning_rate,
+        "test_examples": int(len(test)),
+        "units": "bits per dimension of the 8-bit data (NLL in nats per image / (784 ln 2))",
+        "machine_at_start": _machine(),
+        "models": {},
+    }
+    tag = f"{args.minutes:g}min" + ("" if args.jit_compile else "_nojit") + (
+        "" if args.models == list(MODELS) else "_" + "_".join(args.models))
+    for name in args.models:
+        keras.utils.set_random_seed(args.seed)
+        options = dict(MODELS[name])
+        model = build_model(name, (28, 28, 1), seed=args.seed, **options)
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=args.jit_compile)
+        limit = TimeLimit(args.minutes * 60)
+        start = time.perf_counter()
+        history = model.fit(train, batch_size=args.batch_size, epochs=10_000, callbacks=[limit], verbose=0)
+        train_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        if model.can(EXACT):
+            evaluation = evaluate_exact(model, test, batch_size=500, seed=0)
+        else:
+            evaluation = evaluate_split(model, test, num_samples=args.importance_samples, batch_size=100, seed=0)
+        eval_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        np.asarray(model.sample(500, seed=1))
+        sample_seconds = time.perf_counter() - start
+        last = {k: float(v[-1]) for k, v in history.history.items()}
+        results["models"][name] = {
+            "options": options,
+            "parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
+            "train_steps": limit.steps,
+            "train_seconds": train_seconds,
+            "train_images_per_second": limit.steps * args.batch_size / train_seconds,
+            "last_epoch_train_metrics": last,
+            "test_nll_nats": evaluation["nll"],
+            "test_nll_standard_error": evaluation["nll_standard_error"],
+            "test_bits_per_dim": evaluation["bits_per_dim"],
+            "estimate": evaluation.get("estimate", f"IS-{args.importance_samples}"),
+            "eval_images_per_second": len(test) / eval_seconds,
+            "sample_images_per_second": 500 / sample_seconds,
+            "load_average_after": list(os.getloadavg()),
+        }
+        print(name, json.dumps(results["models"][name]), file=sys.stderr, flush=True)
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(os.path.join(RESULTS, f"flows_{tag}.json"), "w") as f:
+            json.dump(results, f, indent=2)
+    results["machine_at_end"] = _machine()
+    results["note"] = (
+        "2 vCPU shared with other jobs while measured (see the load averages); a short-budget run: far from "
+        "convergence, the figures say what this budget buys on this machine, not what the models reach."
+    )
+    with open(os.path.join(RESULTS, f"flows_{tag}.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
