@@ -219,36 +219,6 @@ def importance_sampled_log_likelihood(
     return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
 
 
-def per_example_bounds(model, images, num_samples=1000, batch_size=100, seed=0, conditions=None):
-    """Per-example IS-K estimate of log p(x) and the ELBO, from the same K draws, in nats.
-
-    elbo = reconstruction - kl, with reconstruction the mean of log p(x|z_k) over the K
-    draws and kl analytic (else the Monte Carlo mean over them); log p(x) - elbo estimates
-    the ELBO gap KL(q(z|x) || p(z|x)).
-
-    Args:
-        model, images, num_samples, batch_size, seed, conditions: as for
-            `importance_sampled_log_likelihood`.
-
-    Returns:
-        dict of np.ndarray (N,): log_px, elbo, reconstruction, kl.
-
-    Example:
-    >>> import numpy as np
-    >>> from keras_vae.models import build_vae
-    >>> model = build_vae((4, 4, 1), latent_dim=2, seed=0)
-    >>> x = (np.random.default_rng(0).uniform(size=(3, 4, 4, 1)) > 0.5).astype("float32")
-    >>> bounds = per_example_bounds(model, x, num_samples=50)
-    >>> sorted(bounds), bounds["log_px"].shape
-    (['elbo', 'kl', 'log_px', 'reconstruction'], (3,))
-    """
-    parts = list(_iterate_estimates(model, images, num_samples, batch_size, None, seed, False, conditions))
-    if not parts:
-        raise ValueError("No images to evaluate.")
-    log_px, reconstruction, kl = (np.concatenate([p[i] for p in parts]).astype(np.float64) for i in range(3))
-    return {"log_px": log_px, "elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
-
-
 def posterior_mean_variance(model, images, batch_size=500):
     """Per-dimension variance over the data of E_q[z_d | x] (the encoder mean), streamed."""
     model._require_built()
@@ -521,6 +491,5 @@ __all__ = [
     "evaluate_exact",
     "evaluate_split",
     "importance_sampled_log_likelihood",
-    "per_example_bounds",
     "posterior_mean_variance",
 ]

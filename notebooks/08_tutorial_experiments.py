@@ -31,12 +31,12 @@
 #
 # **Budgets.** The full run (this notebook's committed outputs, `keras_vae.experiments.FULL`)
 # trains every model with the same MLP (784-256-128-z and back), Adam 1e-3, batch 100, for 3 epochs
-# on the first 6,000 training images of Fashion-MNIST (180 steps), and evaluates on the first 1,000
-# test images; the naive estimator gets 4 test images and up to K = 10^5 prior draws each, the ELBO
-# gap 40 test images with IS-5000. That is 15 models in at most ~15 minutes on two CPU cores shared
+# on the first 5,000 training images of Fashion-MNIST (150 steps), and evaluates on the first 1,000
+# test images; the naive estimator gets 3 test images and up to K = 10^5 prior draws each, the ELBO
+# gap 30 test images with IS-5000. That is 15 models in at most ~15 minutes on two CPU cores shared
 # with other jobs (the last cell prints the time taken). Such short training shows the
 # *directions* of the effects, not state-of-the-art numbers. `KERAS_VAE_FAST=1` runs everything
-# with tiny networks on 256 images (`FAST`: a smoke test of every code path, no claims);
+# with tiny networks on 128 images (`FAST`: a smoke test of every code path, no claims);
 # `KERAS_VAE_DATA_DIR` chooses the TFDS data directory.
 
 # %%

@@ -71,30 +71,50 @@ def prior_log_likelihoods(model, x, num_samples, seed=0):
     return np.concatenate(parts).astype(np.float64)
 
 
-def posterior_log_weights(model, x, num_samples, seed=0):
-    """Returns the importance log weights log p(x, z_k) - log q(z_k|x), z_k ~ q(z|x), NumPy (K, batch).
+def posterior_bounds(model, x, num_samples, seed=0):
+    """Returns `(log_weights, elbo)`: K importance log weights per input (K, batch) and the ELBO (batch,).
 
-    From the model's own `bound_terms` (`objectives.log_importance_weights`), with the
-    counter-based noise of `keras_vae.evaluation`; chunked.
+    log w_k = log p(x, z_k) - log q(z_k|x), z_k ~ q(z|x), from the model's own `bound_terms`
+    (`objectives.log_importance_weights`) with the counter-based noise of `keras_vae.evaluation`;
+    chunked, eager (no tracing: cheap for a few images).
+    elbo = mean_k log p(x|z_k) - KL(q(z|x) || p(z)) over the same draws (`objectives.elbo_terms`:
+    the KL analytic where tfp has it, else the Monte Carlo mean).
 
     Example:
     >>> from keras_vae.experiments.linear_gaussian import LinearGaussianModel
     >>> lg = LinearGaussianModel()
     >>> x = lg.sample(2)
-    >>> bool(np.allclose(posterior_log_weights(lg.vae(), x, 4), lg.log_marginal(x), atol=1e-3))
-    True
+    >>> log_w, elbo = posterior_bounds(lg.vae(), x, 4)
+    >>> bool(np.allclose(log_w, lg.log_marginal(x), atol=1e-3)), elbo.shape
+    (True, (2,))
     """
-    _check(model, BOUND, "posterior_log_weights")
+    _check(model, BOUND, "posterior_bounds")
     x = tf.constant(np.asarray(x, model.compute_dtype))
     batch = int(x.shape[0])
     encoded = model.encode_for_bound(x)
     index = tf.range(batch)
-    parts = []
+    parts, elbo = [], np.zeros(batch)
     for start, size in _chunks(int(num_samples), batch):
         eps = counter_normal(seed, index, tf.range(start, start + size), model.noise_dim, x.dtype)
         terms = model.bound_terms(x, eps, encoded=encoded)
         parts.append(np.asarray(objectives.log_importance_weights(terms)))
-    return np.concatenate(parts).astype(np.float64)
+        reconstruction, kl = objectives.elbo_terms(terms)
+        elbo += (np.asarray(reconstruction, np.float64) - np.asarray(kl, np.float64)) * size / num_samples
+    return np.concatenate(parts).astype(np.float64), elbo
+
+
+def posterior_log_weights(model, x, num_samples, seed=0):
+    """Returns the importance log weights log p(x, z_k) - log q(z_k|x), z_k ~ q(z|x), NumPy (K, batch).
+
+    The first half of `posterior_bounds`.
+
+    Example:
+    >>> from keras_vae.experiments.linear_gaussian import LinearGaussianModel
+    >>> lg = LinearGaussianModel()
+    >>> posterior_log_weights(lg.vae(), lg.sample(2), 4).shape
+    (4, 2)
+    """
+    return posterior_bounds(model, x, num_samples, seed)[0]
 
 
 def grouped_estimates(log_terms, num_samples):

@@ -51,6 +51,7 @@ def plot_latent_size(rows):
         ax.plot(sizes, [r[key] for r in rows], style, label=key)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xticks([], minor=True)
     ax.set_xlabel("latent size")
     ax.set_ylabel("nats per test image")
     ax.set_title("Test ELBO (binarized)")
