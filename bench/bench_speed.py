@@ -207,11 +207,12 @@ def worker(args):
 
         settings = cli_settings(args.variant)
         model = keras_vae_model(args.variant, settings)
+        # The pipeline `keras-vae train` feeds (every epoch a function of (seed, epoch), dynamic
+        # binarization), built once as `train` builds it once per run; each fit starts a new iterator.
+        data, _ = make_epoch_dataset(images, batch_size=batch, binarize=settings.binarize, seed=0, epochs=1,
+                                     steps_per_epoch=max(args.warmup, args.steps))
 
         def fit(steps):
-            # The pipeline `keras-vae train` feeds (every epoch a function of (seed, epoch), dynamic binarization).
-            data, steps = make_epoch_dataset(images, batch_size=batch, binarize=settings.binarize, seed=0,
-                                             epochs=1, steps_per_epoch=steps)
             model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
 
     start = time.perf_counter()
@@ -282,11 +283,13 @@ def main(argv=None):
     parser.add_argument("--variant", choices=VARIANTS)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=0, help="timed steps per run (0: 100 conv, 400 mlp)")
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per run (0: 40 conv, 200 mlp)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--tag", default="")
+    parser.add_argument("--tag", default="", help="suffix of the result file (speed<tag>.json)")
+    parser.add_argument("--is-samples", type=int, default=1000)
+    parser.add_argument("--is-examples", type=int, default=1000)
     args = parser.parse_args(argv)
     if args.part == "profile":
         out = {}
@@ -299,8 +302,15 @@ def main(argv=None):
         return
     if args.part == "worker":
         if not args.steps:
-            args.steps = 100 if "conv" in args.variant else 400
+            args.steps = 40 if "conv" in args.variant else 200
         return worker(args)
+    data = {"load_average_at_start": list(os.getloadavg())}
+    if args.part in ("train", "all"):
+        data["train"] = run_train(args)
+    if args.part in ("is", "all"):
+        data["is"] = run_is(args)
+    data["load_average_at_end"] = list(os.getloadavg())
+    write(f"speed{args.tag}", data)
 
 
 # Training throughput: variants alternating, each run in its own process ----------------------
@@ -447,6 +457,76 @@ def profile_pieces(kind, jit_compile, reps=15, rounds=3):
         for name, fn in pieces.items():
             runs[name].append(_median_ms(fn, reps))
     return {name: {"median_ms": statistics.median(v), "rounds_ms": v} for name, v in runs.items()}
+
+
+# Importance-sampled evaluation against the matmul peak -----------------------------------------
+
+
+def run_is(args):
+    """IS-K of the MLP decoder 40-300-300-784 with the fused and tfp log-densities, alternating.
+
+    The decoder's FLOPs (2 * sum(in * out) per decoded latent) over the wall time of
+    `importance_sampled_log_likelihood`, against the float32 matmul peak measured before and
+    after in the same process (the higher of the two).
+    """
+    import numpy as np
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_likelihood
+
+    from keras_vae.data import binarize_static
+    from keras_vae.evaluation import importance_sampled_log_likelihood
+    from keras_vae.likelihoods import Bernoulli, Likelihood
+
+    images = binarize_static(load_fashion_mnist("test")[: args.is_examples], seed=1)
+    model = bench_likelihood._keras_vae_model()  # timing does not depend on the weights
+    flops_per_latent = bench_likelihood.decoder_flops_per_latent()
+    fused = Bernoulli.log_prob
+    densities = {"fused": fused, "tfp": Likelihood.log_prob}
+    configs = [("fused", 100, 250), ("tfp", 100, 250), ("fused", 100, 50)]
+    peaks = [bench_likelihood.measure_matmul_peak(seconds=4.0)]
+    runs = {f"{d}, batch {b}, chunk {c}": [] for d, b, c in configs}
+    estimates = {}
+    for _ in range(args.rounds):
+        for density, batch, chunk in configs:
+            Bernoulli.log_prob = densities[density]
+            try:
+                start = time.perf_counter()
+                log_px = importance_sampled_log_likelihood(model, images, num_samples=args.is_samples,
+                                                           batch_size=batch, chunk_size=chunk)
+                seconds = time.perf_counter() - start
+            finally:
+                Bernoulli.log_prob = fused
+            name = f"{density}, batch {batch}, chunk {chunk}"
+            runs[name].append({"seconds": seconds, "load_average_1_5_15_min": list(os.getloadavg())})
+            estimates[name] = float(np.mean(log_px))
+            print(name, round(seconds, 2), flush=True)
+    peaks.append(bench_likelihood.measure_matmul_peak(seconds=4.0))
+    peak = max(peaks)
+    flops = flops_per_latent * args.is_samples * len(images)
+    summary = {}
+    for name, results in runs.items():
+        seconds = statistics.median(r["seconds"] for r in results)
+        summary[name] = {
+            "seconds_median": seconds,
+            "seconds_runs": [r["seconds"] for r in results],
+            "decoder_gflops_per_second_median": flops / seconds / 1e9,
+            "fraction_of_matmul_peak_median": flops / seconds / 1e9 / peak,
+            "fraction_of_matmul_peak_runs": [flops / r["seconds"] / 1e9 / peak for r in results],
+            "mean_log_px": estimates[name],
+            "load_average_per_run": [r["load_average_1_5_15_min"] for r in results],
+        }
+    return {
+        "description": f"importance_sampled_log_likelihood, IS-{args.is_samples} over the first {len(images)} "
+                       "Fashion-MNIST test images (binarized once, seed 1), MLP VAE 784-300-300-z40, graph mode",
+        "num_samples": args.is_samples,
+        "num_examples": int(len(images)),
+        "decoder_flops_per_latent": flops_per_latent,
+        "matmul_peak_gflops_per_second": peak,
+        "matmul_peak_runs": peaks,
+        "matmul_peak_note": "best of compiled loops of 10 float32 2048x2048 tf.matmul, measured before and after",
+        "configs": summary,
+    }
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ class TrainSettings:
         overwrite: bool, default False. Start afresh in a run directory that holds a trained model
             or an unfinished run, or train into a non-empty folder that is not a run (files the
             run did not write are never replaced or deleted).
-        jit_compile: bool, default True. Compile the train step with XLA.
+        jit_compile: bool, default True. Compile the train step with XLA where that is faster:
+            every architecture but "conv" on a machine without a GPU, whose step runs as a
+            TensorFlow graph (XLA's CPU convolutions are slower; `training.uses_xla`).
         deterministic: bool, default False. Enable TensorFlow op determinism
             (`tf.config.experimental.enable_op_determinism`): the same seed gives bitwise
             identical weights, at some speed cost.

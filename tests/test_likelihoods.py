@@ -37,6 +37,30 @@ def test_bernoulli_matches_scipy():
     np.testing.assert_allclose(np.asarray(got), expected, atol=1e-5)  # float32 log-sigmoid
 
 
+def test_fused_bernoulli_log_density_equals_tfp_and_float64_reference():
+    # Logits up to |l| = 30 (saturated pixels), binary and grey x, a sample axis broadcast over x.
+    logits = (RNG.normal(size=(2, 3, 4, 4, 1)) * 10).astype("float32")
+    logits[0, 0, 0, 0, 0], logits[1, 2, 3, 3, 0] = 30.0, -30.0
+    x = np.concatenate([(RNG.uniform(size=(2, 4, 4, 1)) > 0.5), RNG.uniform(size=(1, 4, 4, 1))]).astype("float32")
+    likelihood = Bernoulli()
+    fused = np.asarray(likelihood.log_prob(logits, x, event_ndims=3))
+    tfp_value = np.asarray(likelihood.distribution(logits, event_ndims=3).log_prob(x))
+    l64, x64 = logits.astype(np.float64), x.astype(np.float64)
+    reference = (x64 * l64 - np.logaddexp(0.0, l64)).sum(axis=(-3, -2, -1))  # x l - softplus(l), float64
+    assert fused.shape == tfp_value.shape == (2, 3)
+    np.testing.assert_allclose(fused, tfp_value, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(fused, reference, rtol=1e-6, atol=1e-4)
+
+
+def test_conv_trains_without_xla_on_a_cpu_and_mlp_with_it():
+    from keras_vae.settings import TrainSettings
+    from keras_vae.training import uses_xla
+
+    assert uses_xla(TrainSettings()) is True
+    assert uses_xla(TrainSettings(jit_compile=False)) is False
+    assert uses_xla(TrainSettings(architecture="conv")) is False  # the suite's machines have no GPU
+
+
 def test_continuous_bernoulli_normaliser_value_at_one_half():
     np.testing.assert_allclose(np.exp(_log_normaliser(0.5)), 2.0)
     # The series and the closed form agree where both are accurate.
