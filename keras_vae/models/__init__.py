@@ -13,6 +13,7 @@ from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR, ConditionSpec
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
 from keras_vae.models.generative_model import GenerativeModel
+from keras_vae.models.hvae import HierarchicalVAE
 from keras_vae.models.vae import VAE
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ConditionalVAE",
     "DenoisingAutoencoder",
     "GenerativeModel",
+    "HierarchicalVAE",
     "VAE",
     "build_model",
     "build_vae",

@@ -5,6 +5,7 @@ from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
 from keras_vae.models.generative_model import GenerativeModel
+from keras_vae.models.hvae import HierarchicalVAE
 from keras_vae.models.vae import VAE
 from keras_vae.networks.conv import ConvDecoder, ConvEncoder
 from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
@@ -63,6 +64,7 @@ MODEL_KINDS = {
     "cvae": ConditionalVAE,
     "ae": Autoencoder,
     "dae": DenoisingAutoencoder,
+    "hvae": HierarchicalVAE,
 }
 
 
