@@ -98,6 +98,15 @@ class TrainSettings:
             times, RealNVP num_scales - 1 times, and height and width must divide by 2 per squeeze.
         steps_per_scale: int, default 4. Flow steps (couplings) per scale of a flow.
         hidden_channels: int, default 64. Width of a flow's coupling networks.
+        activation: str, default "relu". The networks' hidden units: a Keras activation, or
+            "gated" (GatedDense / GatedConv2D, Tomczak and Welling 2018).
+        hidden_units: int or None, default None. Width of every hidden dense layer (None: the
+            networks' defaults).
+        early_stopping_patience: int, default 0. With n > 0, hold out `validation_fraction` of
+            the training images, stop when the validation ELBO has not improved for n epochs
+            and restore the best epoch's weights (0: off; validation on the test split).
+        preset: str or None, default None. The `keras_vae.presets` entry these settings started
+            from (recorded only; the preset's values are in the other fields).
 
     Example:
     >>> settings = TrainSettings(latent_dim=2, epochs=1)
@@ -145,6 +154,10 @@ class TrainSettings:
     num_scales: int = 2
     steps_per_scale: int = 4
     hidden_channels: int = 64
+    activation: str = "relu"
+    hidden_units: int = None
+    early_stopping_patience: int = 0
+    preset: str = None
 
     @property
     def needs_labels(self):
@@ -278,6 +291,17 @@ class TrainSettings:
             raise ValueError(
                 f"model {self.model!r} models 8-bit grey levels k/255 (exact likelihood of dequantised images), "
                 f"but binarize={self.binarize!r} makes binary data; use binarize='none'."
+            )
+        if self.preset is not None:
+            from keras_vae.presets import PRESETS
+
+            if self.preset not in PRESETS:
+                raise ValueError(f"Unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}.")
+        if self.hidden_units is not None and (not isinstance(self.hidden_units, (int, np.integer)) or self.hidden_units < 1):
+            raise ValueError(f"hidden_units must be a positive integer or None, got {self.hidden_units!r}.")
+        if not isinstance(self.early_stopping_patience, (int, np.integer)) or self.early_stopping_patience < 0:
+            raise ValueError(
+                f"early_stopping_patience must be a non-negative integer (0: off), got {self.early_stopping_patience!r}."
             )
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}.")

@@ -62,6 +62,7 @@ def _build(settings, data_shape, num_classes, **extra_options):
         likelihood=likelihood,
         seed=settings.seed,
         num_classes=num_classes,
+        network_options={"activation": settings.activation, "hidden_units": settings.hidden_units},
         **settings.model_options(),
         **extra_options,
     )
@@ -98,6 +99,31 @@ def compile_model(model, settings, steps_per_execution=1):
         jit_compile=uses_xla(settings),
         steps_per_execution=steps_per_execution,
     )
+
+
+def _hold_out(split, fraction, seed):
+    """Returns `(train, validation)`: round(N * fraction) examples of `split`, picked by a seeded permutation."""
+    n = len(split.examples)
+    count = int(round(n * fraction))
+    if count < 1 or count >= n:
+        raise DataError(
+            f"Early stopping holds out validation_fraction={fraction} of {n} training examples, which leaves "
+            f"{count} for validation; change validation_fraction or set early_stopping_patience to 0."
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    held, kept = np.sort(order[:count]), np.sort(order[count:])
+
+    def part(index):
+        labels = None if split.labels is None else split.labels[index]
+        return dataclasses.replace(split, examples=split.examples[index], labels=labels)
+
+    return part(kept), part(held)
+
+
+def _early_stopping(model, patience):
+    # The ELBO, not the loss: during a KL warm-up the loss changes with beta, the ELBO does not.
+    monitor, mode = ("val_elbo", "max") if "elbo" in model.metric_names else ("val_loss", "min")
+    return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True)
 
 
 def _num_classes(settings, splits):
@@ -179,6 +205,10 @@ def train(settings):
         tf.config.experimental.enable_op_determinism()
     splits = load_splits(settings)
     train_split, test = splits["train"], splits["test"]
+    validation = test
+    if settings.early_stopping_patience:
+        # Early stopping chooses the epoch: it must not see the test split it is judged on.
+        train_split, validation = _hold_out(train_split, settings.validation_fraction, settings.seed)
     num_classes = _num_classes(settings, splits)
     extra_options, labelled = {}, None
     if settings.semi_supervised:
@@ -196,6 +226,14 @@ def train(settings):
     test_data = make_dataset(
         test_inputs, test.labels if conditional else None, batch_size=settings.batch_size, shuffle=False
     )
+    validation_data = test_data
+    if validation is not test:
+        validation_data = make_dataset(
+            model_inputs(settings, validation.examples),
+            validation.labels if conditional else None,
+            batch_size=settings.batch_size,
+            shuffle=False,
+        )
 
     with run.claim(settings) as initial_epoch:
         # Every epoch is a function of (seed, epoch), so a resumed epoch replays the same batches.
@@ -229,13 +267,15 @@ def train(settings):
             AtomicBackupAndRestore(run.file(BACKUP_DIR)),
             keras.callbacks.TensorBoard(run.file(TENSORBOARD_DIR)),
         ]
+        if settings.early_stopping_patience:
+            callbacks.append(_early_stopping(model, settings.early_stopping_patience))
         start = time.perf_counter()
         history = model.fit(
             train_data,
             epochs=settings.epochs,
             initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch,
-            validation_data=test_data,
+            validation_data=validation_data,
             callbacks=callbacks,
             verbose=settings.verbose,
         )

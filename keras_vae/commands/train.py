@@ -1,5 +1,6 @@
 """`keras-vae train`: train a VAE and write a run directory (see `keras_vae.training`)."""
 
+import argparse
 import dataclasses
 import sys
 
@@ -17,8 +18,18 @@ def add_parser(subparsers):
     from keras_vae.priors import PRIORS
     from keras_vae.settings import TrainSettings
 
+    from keras_vae.presets import PRESETS, describe_presets
+
     defaults = TrainSettings()
-    train = subparsers.add_parser("train", help="train a VAE and write a run directory")
+    train = subparsers.add_parser(
+        "train",
+        help="train a VAE and write a run directory",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="presets (--preset NAME; flags given explicitly override the preset's values):\n  "
+        + "\n  ".join(describe_presets()),
+    )
+    train.add_argument("--preset", choices=list(PRESETS), default=None,
+                       help="start from a published model's settings (keras_vae.presets; listed below)")
     source = train.add_mutually_exclusive_group()
     source.add_argument("--dataset", default=defaults.dataset, help="TFDS image dataset, or sprites / sprites_medium / sprites_small: "
                              "shapes with known factors drawn by keras-vae (default: %(default)s)")
@@ -72,9 +83,9 @@ def add_parser(subparsers):
     train.add_argument("--strategy", choices=["none", "mirrored", "multi-worker"], default=defaults.strategy,
                        help="tf.distribute strategy; --batch-size is the global batch (default: %(default)s)")
     train.add_argument("--model", choices=list(MODEL_KINDS), default=defaults.model,
-                       help="vae, cvae (conditional on the data's class labels), ae (autoencoder), dae "
-                            "(denoising autoencoder), m2 (semi-supervised, Kingma et al. 2014: give --labels-per-class), "
-                            "realnvp or glow (normalizing flows) (default: %(default)s)")
+                       help="vae, cvae (conditional on the data's class labels), hvae (two stochastic layers), ae "
+                            "(autoencoder), dae (denoising autoencoder), m2 (semi-supervised, Kingma et al. 2014: give "
+                            "--labels-per-class), realnvp or glow (normalizing flows) (default: %(default)s)")
     train.add_argument("--noise-std", type=number, default=defaults.noise_std,
                        help="dae: std of the Gaussian input noise (default: %(default)s)")
     train.add_argument("--mask-probability", type=number, default=defaults.mask_probability,
@@ -94,7 +105,34 @@ def add_parser(subparsers):
                        help="realnvp/glow: flow steps per scale (default: %(default)s)")
     train.add_argument("--hidden-channels", type=positive_int, default=defaults.hidden_channels,
                        help="realnvp/glow: width of the coupling networks (default: %(default)s)")
+    train.add_argument("--activation", default=defaults.activation,
+                       help="hidden units: a Keras activation or gated (Tomczak and Welling 2018) "
+                            "(default: %(default)s)")
+    train.add_argument("--hidden-units", type=positive_int, default=None,
+                       help="width of every hidden dense layer (default: the networks' own)")
+    train.add_argument("--early-stopping-patience", type=int, default=defaults.early_stopping_patience,
+                       help="hold out --validation-fraction of the training images and stop after this many "
+                            "epochs without a better validation ELBO, restoring the best weights (0: off; "
+                            "default: %(default)s)")
+    _record_explicit_flags(train)
     return train
+
+
+def _record_explicit_flags(parser):
+    # A preset fills the settings; only the flags the user typed may override it, so each action
+    # notes its dest in args._explicit when argparse calls it (defaults never call actions).
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        base = type(action)
+
+        def call(self, parser, namespace, values, option_string=None, _base=base):
+            _base.__call__(self, parser, namespace, values, option_string)
+            explicit = set(getattr(namespace, "_explicit", ()))
+            explicit.add(self.dest)
+            namespace._explicit = explicit
+
+        action.__class__ = type(f"Recorded{base.__name__}", (base,), {"__call__": call})
 
 
 def settings_from_args(args):
@@ -102,6 +140,12 @@ def settings_from_args(args):
     from keras_vae.settings import TrainSettings
 
     values = vars(args).copy()
+    explicit = values.pop("_explicit", set())
+    if values.get("preset"):
+        from keras_vae.presets import preset_settings
+
+        given = {name: value for name, value in values.items() if name in explicit}
+        values = {**values, **preset_settings(values["preset"]), **given}
     values.pop("verbose", None)  # the CLI's --verbose shows TensorFlow's C++ logs; Keras' progress bar keeps its default
     if values.get("binarize") is None:
         from keras_vae.models.builder import MODEL_KINDS

@@ -14,6 +14,7 @@ from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
 from keras_vae.models.semi_supervised_vae import SemiSupervisedVAE
 from keras_vae.models.generative_model import GenerativeModel
+from keras_vae.models.hvae import HierarchicalVAE
 from keras_vae.models.vae import VAE
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ConditionalVAE",
     "DenoisingAutoencoder",
     "GenerativeModel",
+    "HierarchicalVAE",
     "SemiSupervisedVAE",
     "VAE",
     "build_model",

@@ -8,6 +8,7 @@ from keras_vae.models.generative_model import GenerativeModel
 from keras_vae.models.semi_supervised_vae import SemiSupervisedVAE
 from keras_vae.models.glow import Glow
 from keras_vae.models.realnvp import RealNVP
+from keras_vae.models.hvae import HierarchicalVAE
 from keras_vae.models.vae import VAE
 from keras_vae.networks.conv import ConvDecoder, ConvEncoder
 from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
@@ -15,7 +16,18 @@ from keras_vae.networks.mlp import MLPDecoder, MLPEncoder
 ARCHITECTURES = {"mlp": (MLPEncoder, MLPDecoder), "conv": (ConvEncoder, ConvDecoder)}
 
 
-def _network_pair(data_shape, architecture, latent_dim, likelihood):
+def _network_arguments(architecture, activation=None, hidden_units=None):
+    # activation ("relu", "gated", ...) and one width for every hidden layer: the MLP keeps its
+    # two hidden layers, the conv pair its dense layer.
+    arguments = {} if activation is None else {"activation": activation}
+    if hidden_units is not None:
+        if int(hidden_units) < 1:
+            raise ValueError(f"hidden_units must be a positive integer, got {hidden_units}.")
+        arguments["hidden_units"] = (int(hidden_units),) * 2 if architecture == "mlp" else int(hidden_units)
+    return arguments
+
+
+def _network_pair(data_shape, architecture, latent_dim, likelihood, network_options=None):
     # Checks the names and sizes once for every kind of model, before anything is built.
     if architecture not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}.")
@@ -30,8 +42,9 @@ def _network_pair(data_shape, architecture, latent_dim, likelihood):
     likelihood = get_likelihood(likelihood)
     encoder_class, decoder_class = ARCHITECTURES[architecture]
     output_shape = data_shape[:-1] + (likelihood.parameter_channels(data_shape[-1]),)
-    encoder = encoder_class(latent_dim=latent_dim, name="encoder")
-    decoder = decoder_class(output_shape=output_shape, name="decoder")
+    arguments = _network_arguments(architecture, **(network_options or {}))
+    encoder = encoder_class(latent_dim=latent_dim, name="encoder", **arguments)
+    decoder = decoder_class(output_shape=output_shape, name="decoder", **arguments)
     return data_shape, encoder, decoder, likelihood
 
 
@@ -69,6 +82,7 @@ MODEL_KINDS = {
     "m2": SemiSupervisedVAE,
     "realnvp": RealNVP,
     "glow": Glow,
+    "hvae": HierarchicalVAE,
 }
 
 
@@ -110,6 +124,7 @@ def build_model(
     latent_dim=32,
     likelihood="bernoulli",
     seed=None,
+    network_options=None,
     **options,
 ):
     """Returns a built model of a registered kind: "vae", "cvae" (ConditionalVAE), "ae", "dae", ...
@@ -125,6 +140,9 @@ def build_model(
         latent_dim: int, default 32. Size of z (the code of an autoencoder).
         likelihood: str or Likelihood, default "bernoulli".
         seed: int or None, default None.
+        network_options: dict or None, default None. The networks' "activation" (a Keras
+            activation, or "gated" for the gated units of Tomczak and Welling 2018) and
+            "hidden_units" (int, the width of every hidden layer); None keeps their defaults.
         **options: the kinds' own constructor arguments: num_classes ("cvae", required
             there), noise_std and mask_probability ("dae"), beta, num_samples, objective,
             free_bits, prior, posterior ("vae", "cvae").
@@ -139,7 +157,9 @@ def build_model(
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"Unknown model option(s) {unknown}; the model kinds take {sorted(known)}.")
-    data_shape, encoder, decoder, likelihood = _network_pair(data_shape, architecture, latent_dim, likelihood)
+    data_shape, encoder, decoder, likelihood = _network_pair(
+        data_shape, architecture, latent_dim, likelihood, network_options
+    )
     model = MODEL_KINDS[kind].from_parts(encoder, decoder, likelihood=likelihood, seed=seed, architecture=architecture, **options)
     model.build((None,) + data_shape)
     return model

@@ -120,7 +120,7 @@ class GenerativeModel(InputChecks, keras.Model):
         code_shape = self.encoder.compute_output_shape(input_shape)
         if isinstance(code_shape, (tuple, list)) and code_shape and isinstance(code_shape[0], (tuple, list)):
             code_shape = code_shape[0]  # (z_mean, z_log_var)
-        self.latent_dim = int(code_shape[-1])
+        self.latent_dim = self.latent_size(int(code_shape[-1]))
         if not self.decoder.built:
             self.decoder.build((None, self.latent_dim))
         expected = self.data_shape[:-1] + (self.likelihood.parameter_channels(self.data_shape[-1]),)
@@ -135,6 +135,14 @@ class GenerativeModel(InputChecks, keras.Model):
             self.likelihood.build(produced)
         self.build_parts()
         self.built = True
+
+    def latent_size(self, code_dim):
+        """Returns `latent_dim` (what `embed` returns and `decode` takes) for an encoder with `code_dim` outputs.
+
+        The encoder's code size for most kinds; a hierarchical kind whose latent joins
+        several stochastic layers returns their total.
+        """
+        return code_dim
 
     def build_parts(self):
         """Builds a kind's own layers once `data_shape` and `latent_dim` are known (none here)."""

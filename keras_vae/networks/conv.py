@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_vae.layers.gated_conv2d import conv_or_gated
+from keras_vae.layers.gated_dense import dense_or_gated
 from keras_vae.networks.gaussian_encoder import GaussianEncoder
 
 
@@ -18,7 +20,8 @@ class ConvEncoder(GaussianEncoder):
         latent_dim: int. Size of z.
         filters: sequence of int, default (32, 64). Channels of the strided convolutions.
         hidden_units: int, default 256. Width of the dense layer after the convolutions.
-        activation: str, default "relu".
+        activation: str, default "relu". Keras activation, or "gated" for `GatedConv2D` and
+            `GatedDense` units (Tomczak and Welling 2018).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -34,11 +37,10 @@ class ConvEncoder(GaussianEncoder):
         self.hidden_units = int(hidden_units)
         self.activation = activation
         self.convolutions = [
-            keras.layers.Conv2D(f, 3, strides=2, padding="same", activation=activation, name=f"conv_{i}")
-            for i, f in enumerate(self.filters)
+            conv_or_gated(f, activation, f"conv_{i}") for i, f in enumerate(self.filters)
         ]
         self.flatten = keras.layers.Flatten()
-        self.hidden = keras.layers.Dense(self.hidden_units, activation=activation, name="hidden")
+        self.hidden = dense_or_gated(self.hidden_units, activation, "hidden")
         self.head = self.make_head()
 
     def build(self, input_shape):
@@ -85,7 +87,8 @@ class ConvDecoder(keras.layers.Layer):
         output_shape: sequence of 3 int. (H, W, channels of the parameters).
         filters: sequence of int, default (64, 32). Channels of the transposed convolutions.
         hidden_units: int, default 256. Width of the first dense layer.
-        activation: str, default "relu".
+        activation: str, default "relu". Keras activation, or "gated" for `GatedConv2D` and
+            `GatedDense` units (Tomczak and Welling 2018).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -108,13 +111,10 @@ class ConvDecoder(keras.layers.Layer):
         height, width, channels = self.target_shape
         factor = 2 ** len(self.filters)
         self.seed_shape = (-(-height // factor), -(-width // factor), self.filters[0] if self.filters else channels)
-        self.hidden = keras.layers.Dense(self.hidden_units, activation=activation, name="hidden")
-        self.project = keras.layers.Dense(
-            self.seed_shape[0] * self.seed_shape[1] * self.seed_shape[2], activation=activation, name="project"
-        )
+        self.hidden = dense_or_gated(self.hidden_units, activation, "hidden")
+        self.project = dense_or_gated(self.seed_shape[0] * self.seed_shape[1] * self.seed_shape[2], activation, "project")
         self.upsample = [
-            keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation=activation, name=f"deconv_{i}")
-            for i, f in enumerate(self.filters)
+            conv_or_gated(f, activation, f"deconv_{i}", transposed=True) for i, f in enumerate(self.filters)
         ]
         self.head = keras.layers.Conv2D(channels, 3, padding="same", name="likelihood_parameters")
 

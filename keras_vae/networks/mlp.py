@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_vae.layers.gated_dense import dense_or_gated
 from keras_vae.networks.gaussian_encoder import GaussianEncoder
 
 
@@ -18,7 +19,8 @@ class MLPEncoder(GaussianEncoder):
     Args:
         latent_dim: int. Size of z.
         hidden_units: sequence of int, default (512, 256). Widths of the hidden layers.
-        activation: str, default "relu". Keras activation of the hidden layers.
+        activation: str, default "relu". Keras activation of the hidden layers, or "gated" for
+            `GatedDense` units (Tomczak and Welling 2018).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -34,8 +36,7 @@ class MLPEncoder(GaussianEncoder):
         self.activation = activation
         self.flatten = keras.layers.Flatten()
         self.hidden = [
-            keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")
-            for i, units in enumerate(self.hidden_units)
+            dense_or_gated(units, activation, f"hidden_{i}") for i, units in enumerate(self.hidden_units)
         ]
         self.head = self.make_head()
 
@@ -73,7 +74,8 @@ class MLPDecoder(keras.layers.Layer):
             images or (F,) for tabular rows; a likelihood with k parameters per
             value asks for k times the channels (the last axis).
         hidden_units: sequence of int, default (256, 512). Widths of the hidden layers.
-        activation: str, default "relu". Keras activation of the hidden layers.
+        activation: str, default "relu". Keras activation of the hidden layers, or "gated" for
+            `GatedDense` units (Tomczak and Welling 2018).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -89,8 +91,7 @@ class MLPDecoder(keras.layers.Layer):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.hidden = [
-            keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")
-            for i, units in enumerate(self.hidden_units)
+            dense_or_gated(units, activation, f"hidden_{i}") for i, units in enumerate(self.hidden_units)
         ]
         self.head = keras.layers.Dense(math.prod(self.target_shape), name="likelihood_parameters")
 
