@@ -9,7 +9,9 @@ nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # Each notebook's figures (PNG outputs: a cell ending with a Figure, or display(fig)) in fast mode.
-EXPECTED_FIGURES = {"01_quickstart": 4, "02_latent_space": 7, "03_export_and_serve": 3, "04_conditional": 4}
+EXPECTED_FIGURES = {
+    "01_quickstart": 4, "02_latent_space": 7, "03_export_and_serve": 3, "04_conditional": 4, "05_semi_supervised": 3,
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
