@@ -14,6 +14,7 @@ EXPECTED_FIGURES = {
     "02_latent_space": 7,
     "03_export_and_serve": 3,
     "04_conditional": 4,
+    "05_semi_supervised": 3,
     "06_flows": 4,
     "07_disentanglement": 4,
     "08_tutorial_experiments": 7,
