@@ -9,15 +9,18 @@ from keras_vae.models.builder import (
     model_kind_name,
     register_model_kind,
 )
-from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR, ConditionSpec
+from keras_vae.models.capabilities import BOUND, EXACT, POSTERIOR, PRIOR, ConditionSpec
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
 from keras_vae.models.generative_model import GenerativeModel
+from keras_vae.models.glow import Glow
+from keras_vae.models.realnvp import RealNVP
 from keras_vae.models.vae import VAE
 
 __all__ = [
     "ARCHITECTURES",
     "BOUND",
+    "EXACT",
     "MODEL_KINDS",
     "POSTERIOR",
     "PRIOR",
@@ -26,6 +29,8 @@ __all__ = [
     "ConditionalVAE",
     "DenoisingAutoencoder",
     "GenerativeModel",
+    "Glow",
+    "RealNVP",
     "VAE",
     "build_model",
     "build_vae",
