@@ -9,18 +9,21 @@ from keras_vae.models.builder import (
     model_kind_name,
     register_model_kind,
 )
-from keras_vae.models.capabilities import BOUND, CLASSIFY, POSTERIOR, PRIOR, ConditionSpec
+from keras_vae.models.capabilities import BOUND, CLASSIFY, EXACT, POSTERIOR, PRIOR, ConditionSpec
 from keras_vae.models.conditional_vae import ConditionalVAE
 from keras_vae.models.denoising_autoencoder import DenoisingAutoencoder
 from keras_vae.models.semi_supervised_vae import SemiSupervisedVAE
 from keras_vae.models.generative_model import GenerativeModel
 from keras_vae.models.hvae import HierarchicalVAE
+from keras_vae.models.glow import Glow
+from keras_vae.models.realnvp import RealNVP
 from keras_vae.models.vae import VAE
 
 __all__ = [
     "ARCHITECTURES",
     "BOUND",
     "CLASSIFY",
+    "EXACT",
     "MODEL_KINDS",
     "POSTERIOR",
     "PRIOR",
@@ -29,7 +32,9 @@ __all__ = [
     "ConditionalVAE",
     "DenoisingAutoencoder",
     "GenerativeModel",
+    "Glow",
     "HierarchicalVAE",
+    "RealNVP",
     "SemiSupervisedVAE",
     "VAE",
     "build_model",

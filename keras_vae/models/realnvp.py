@@ -23,12 +23,12 @@ class RealNVP(FlowModel):
         seed: int or None, default None.
 
     Example:
-    >>> import numpy as np, keras
     >>> model = RealNVP(num_scales=2, steps_per_scale=1, hidden_channels=8, seed=0)
-    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> x = np.random.default_rng(0).integers(0, 256, (16, 8, 8, 1)).astype("float32") / 255
-    >>> sorted(model.fit(x, epochs=1, batch_size=8, verbose=0).history)
-    ['bits_per_dim', 'log_det', 'loss']
+    >>> model.build((None, 8, 8, 1))
+    >>> model.latent_dim, [tuple(s) for s in model.latent_shapes], model.metric_names
+    (64, [(4, 4, 2), (4, 4, 2)], ('loss', 'bits_per_dim', 'log_det'))
+
+    Train it with `model.compile(optimizer=...)` and `model.fit(x)` on images k/255.
     """
 
     #: What export writes into decoder_metadata.json: every scale's prior is N(0, I).
