@@ -16,6 +16,7 @@ Seeds run outermost, so a run stopped by the time limit (TIME_LIMIT seconds) sti
 configuration for the seeds it finished.
 
     nice -n 5 python bench/bench_disentanglement.py
+    python bench/bench_disentanglement.py --table     # the summary as a Markdown table
 """
 
 import json
@@ -161,5 +162,21 @@ def main():
           file=sys.stderr)
 
 
+def markdown_table(path=None):
+    """The summary of bench/results/disentanglement.json as a Markdown table (mean +- std over seeds)."""
+    with open(path or os.path.join(RESULTS, "disentanglement.json")) as f:
+        summary = json.load(f)["summary"]
+    names = ("reconstruction", "kl") + METRICS
+    lines = ["| method | beta | seeds | " + " | ".join(names) + " |", "|---" * (3 + len(names)) + "|"]
+    for e in summary:
+        cells = [f"{e[n]['mean']:.3f} +- {e[n]['std']:.3f}" if n in METRICS else f"{e[n]['mean']:.1f} +- {e[n]['std']:.1f}"
+                 for n in names]
+        lines.append(f"| {e['method']} | {e['beta']} | {e['seeds']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--table"]:
+        print(markdown_table())
+    else:
+        main()
