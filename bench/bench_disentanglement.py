@@ -16,6 +16,7 @@ Seeds run outermost, so a run stopped by the time limit (TIME_LIMIT seconds) sti
 configuration for the seeds it finished.
 
     nice -n 5 python bench/bench_disentanglement.py
+    python bench/bench_disentanglement.py --table     # the summary as a Markdown table
 """
 
 import json
@@ -129,6 +130,25 @@ def main():
     runs, skipped = [], []
     started = time.perf_counter()
     out = os.path.join(RESULTS, "disentanglement.json")
+    def write():
+        data = {
+            "description": __doc__.split("\n\n")[0],
+            "setup": {"variant": VARIANT, "steps": STEPS, "batch_size": BATCH, "latent_dim": LATENT_DIM,
+                      "architecture": "mlp", "likelihood": "bernoulli", "optimizer": "Adam 1e-3",
+                      "betas": BETAS, "methods": METHODS, "seeds": SEEDS, "metric_scale": METRIC_SCALE,
+                      "test_fraction": 0.1, "tcvae_weight": "tc_weight = beta, MI and dimension-wise KL at 1"},
+            "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                        "tensorflow": tf.__version__, "keras": keras.__version__,
+                        "load_average_1_5_15_min_at_start": load_before,
+                        "load_average_1_5_15_min_now": list(os.getloadavg()),
+                        "shared": "2 vCPU shared with other jobs while measured"},
+            "wall_seconds": time.perf_counter() - started,
+            "summary": summarise(runs),
+            "runs": runs,
+            "skipped_for_time": skipped,
+        }
+        atomic.write_json(out, data)
+
     for seed in SEEDS:
         for method in METHODS:
             for beta in BETAS:
@@ -139,27 +159,29 @@ def main():
                 runs.append(row)
                 print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
                                   if k != "sample_sizes"}), flush=True)
-                data = {
-                    "description": __doc__.split("\n\n")[0],
-                    "setup": {"variant": VARIANT, "steps": STEPS, "batch_size": BATCH, "latent_dim": LATENT_DIM,
-                              "architecture": "mlp", "likelihood": "bernoulli", "optimizer": "Adam 1e-3",
-                              "betas": BETAS, "methods": METHODS, "seeds": SEEDS, "metric_scale": METRIC_SCALE,
-                              "test_fraction": 0.1, "tcvae_weight": "tc_weight = beta, MI and dimension-wise KL at 1"},
-                    "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-                                "tensorflow": tf.__version__, "keras": keras.__version__,
-                                "load_average_1_5_15_min_at_start": load_before,
-                                "load_average_1_5_15_min_now": list(os.getloadavg()),
-                                "shared": "2 vCPU shared with other jobs while measured"},
-                    "wall_seconds": time.perf_counter() - started,
-                    "summary": summarise(runs),
-                    "runs": runs,
-                    "skipped_for_time": skipped,
-                }
-                atomic.write_json(out, data)
+                write()
+
+    write()  # with the runs skipped for time
     plot(summarise(runs), os.path.join(RESULTS, "disentanglement_tradeoff.png"))
     print(f"wrote {out}; {len(runs)} runs, {len(skipped)} skipped, {time.perf_counter() - started:.0f} s",
           file=sys.stderr)
 
 
+def markdown_table(path=None):
+    """The summary of bench/results/disentanglement.json as a Markdown table (mean +- std over seeds)."""
+    with open(path or os.path.join(RESULTS, "disentanglement.json")) as f:
+        summary = json.load(f)["summary"]
+    names = ("reconstruction", "kl") + METRICS
+    lines = ["| method | beta | seeds | " + " | ".join(names) + " |", "|---" * (3 + len(names)) + "|"]
+    for e in summary:
+        cells = [f"{e[n]['mean']:.3f} +- {e[n]['std']:.3f}" if n in METRICS else f"{e[n]['mean']:.1f} +- {e[n]['std']:.1f}"
+                 for n in names]
+        lines.append(f"| {e['method']} | {e['beta']} | {e['seeds']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--table"]:
+        print(markdown_table())
+    else:
+        main()
