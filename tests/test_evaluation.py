@@ -135,7 +135,7 @@ def test_evaluate_split_and_active_units(oracle):
     assert result["active_units"] == LATENT
     # A dimension whose posterior mean ignores x is inactive.
     collapsed = VAE(
-        AffineEncoder(np.diag([1.0, 1.0, 0.0]) @ (0.5 * np.ones((LATENT, DATA))), np.zeros(DATA), np.zeros(LATENT)),
+        AffineEncoder(np.diag([1.0, 1.0, 0.0]) @ (0.5 * np.ones((LATENT, DATA))), np.zeros(LATENT), np.zeros(LATENT)),
         LinearDecoder(np.ones((DATA, LATENT)), np.zeros(DATA)),
         likelihood=Gaussian(scale=1.0),
     )
