@@ -240,6 +240,13 @@ class TrainSettings:
                 f"binarize={self.binarize!r} makes binary data, which needs likelihood 'bernoulli'; "
                 f"use binarize='none' with likelihood {self.likelihood!r}."
             )
+        defaults = TrainSettings()
+        for name in ("free_bits", "posterior"):  # options a kind without them would silently ignore
+            if getattr(self, name) != getattr(defaults, name) and name not in MODEL_KINDS[self.model].option_names:
+                raise ValueError(
+                    f"model {self.model!r} does not take {name} (it takes {list(MODEL_KINDS[self.model].option_names)}); "
+                    f"leave {name} at {getattr(defaults, name)!r} or choose another model."
+                )
         if self.preset is not None:
             from keras_vae.presets import PRESETS
 

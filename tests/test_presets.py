@@ -37,6 +37,9 @@ def test_cli_preset_with_explicit_flags_overriding():
         parse("--preset", "no_such_preset")
     with pytest.raises(ValueError, match="Unknown preset"):
         preset_settings("no_such_preset")
+    # The hvae has no free bits: refused, not silently ignored.
+    with pytest.raises(ValueError, match="does not take free_bits"):
+        parse("--preset", "hvae_vamp", "--free-bits", "0.5", "--prior", "standard_normal").check()
 
 
 def test_hold_out_and_early_stopping_callback():
