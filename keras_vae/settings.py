@@ -292,6 +292,13 @@ class TrainSettings:
                 f"model {self.model!r} models 8-bit grey levels k/255 (exact likelihood of dequantised images), "
                 f"but binarize={self.binarize!r} makes binary data; use binarize='none'."
             )
+        defaults = TrainSettings()
+        for name in ("free_bits", "posterior"):  # options a kind without them would silently ignore
+            if getattr(self, name) != getattr(defaults, name) and name not in MODEL_KINDS[self.model].option_names:
+                raise ValueError(
+                    f"model {self.model!r} does not take {name} (it takes {list(MODEL_KINDS[self.model].option_names)}); "
+                    f"leave {name} at {getattr(defaults, name)!r} or choose another model."
+                )
         if self.preset is not None:
             from keras_vae.presets import PRESETS
 

@@ -37,6 +37,9 @@ def test_cli_preset_with_explicit_flags_overriding():
         parse("--preset", "no_such_preset")
     with pytest.raises(ValueError, match="Unknown preset"):
         preset_settings("no_such_preset")
+    # The hvae has no free bits: refused, not silently ignored.
+    with pytest.raises(ValueError, match="does not take free_bits"):
+        parse("--preset", "hvae_vamp", "--free-bits", "0.5", "--prior", "standard_normal").check()
 
 
 def test_hold_out_and_early_stopping_callback():
@@ -60,10 +63,12 @@ def test_training_with_early_stopping_and_gated_units(tmp_path):
     settings = TrainSettings(
         data=data, out=out, epochs=2, latent_dim=2, hidden_units=8, activation="gated", model="hvae",
         early_stopping_patience=1, validation_fraction=0.2, batch_size=16, verbose=0, jit_compile=False,
+        learning_rate=1e-2,
     )
     metrics = train(settings)
     assert 1 <= metrics["epochs_completed"] <= 2
     with open(os.path.join(out, "history.csv")) as f:
         rows = list(csv.DictReader(f))
-    assert "val_elbo" in rows[0] and len(rows) == metrics["epochs_completed"]
+    assert "val_elbo" in rows[0] and len(rows) == metrics["epochs_completed"] == 2  # patience 1: 2 epochs at least
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])  # the hvae with gated units learns
     assert metrics["settings"]["activation"] == "gated"
