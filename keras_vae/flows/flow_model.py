@@ -312,8 +312,11 @@ class FlowModel(GenerativeModel):
         """Returns n draws z ~ p(z) (at `temperature`), (n, latent_dim): decode(z) is `sample(n, seed)` unclipped."""
         return self.sample_from_noise(self.prior_noise(n, seed, stream), temperature)[1]
 
-    def sample(self, n, seed=None, condition=None, temperature=1.0):
+    def sample(self, n, seed=None, condition=None, temperature=1.0, draw=False):
         """Returns n images for z ~ p(z) at `temperature` (0 < T; T = 1 the model's own prior), in [0, 1].
+
+        `draw` is the contract's argument for kinds whose decoder gives E[x|z]: a flow's
+        x = f^-1(z) is already a draw from the model, so both values return the same images.
 
         Example:
         >>> from keras_vae.models.realnvp import RealNVP
