@@ -80,6 +80,10 @@ def uses_xla(settings):
 
     `jit_compile` allows XLA; it is used for every architecture except those in
     `XLA_SLOWER_ON_CPU` on a machine without a GPU, which run as a TensorFlow graph.
+
+    Example:
+    >>> uses_xla(TrainSettings(jit_compile=False)), uses_xla(TrainSettings(architecture="mlp"))
+    (False, True)
     """
     if not settings.jit_compile:
         return False
