@@ -143,7 +143,9 @@ def train(settings):
     splits = load_splits(settings)
     train_split, test = splits["train"], splits["test"]
     with strategy.scope():
-        model = _build(settings, train_split.examples.shape[1:], _num_classes(settings, splits), len(train_split.examples))
+        model = _build(
+            settings, train_split.examples.shape[1:], _num_classes(settings, splits), len(train_split.examples)
+        )
     # A model that takes a condition gets (x, labels) batches; the others x alone.
     conditional = model.takes_condition
     test_inputs = model_inputs(settings, test.examples)
