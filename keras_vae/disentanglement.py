@@ -287,8 +287,10 @@ def dci(representation, dataset, num_train=1000, num_test=500, regressor="gbt", 
             scores.append(model.score(x_test, (y_test[:, k] - target_mean) / target_std))
     total = importance.sum()
     weights = importance if total > 0 else np.ones_like(importance)
-    per_code = 1 - _importance_entropy(weights.T, base=weights.shape[1]) if weights.shape[1] > 1 else np.ones(len(weights))
-    per_factor = 1 - _importance_entropy(weights, base=weights.shape[0]) if weights.shape[0] > 1 else np.ones(weights.shape[1])
+    num_codes, num_factors = weights.shape
+    # With one factor (one code) every code (factor) is trivially specific: score 1.
+    per_code = 1 - _importance_entropy(weights.T, base=num_factors) if num_factors > 1 else np.ones(num_codes)
+    per_factor = 1 - _importance_entropy(weights, base=num_codes) if num_codes > 1 else np.ones(num_factors)
     code_weight = weights.sum(axis=1) / weights.sum()
     factor_weight = weights.sum(axis=0) / weights.sum()
     return {

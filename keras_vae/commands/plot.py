@@ -13,10 +13,11 @@ Writes, into RUN_DIR/figures by default:
     interpolation.png         decodings between pairs of test codes
     attribute_arithmetic.png  z + s * (class mean - others' mean) (unconditional, labelled data)
     training_curves.png       ELBO, reconstruction, KL per epoch (from history.csv)
-    kl_traversals.png         traversals of the units sorted by their KL, largest first (models with a
-                              bound whose posterior and prior factorise per unit)
-    factor_information.png    I(unit; factor) / H(factor) heat map (runs on a sprites set, whose factors
-                              are known: `keras_vae.disentanglement.mutual_information_matrix`)
+    kl_traversals.png         runs on a sprites set (known factors): traversals of the units sorted by
+                              their KL, largest first (models with a bound whose posterior and prior
+                              factorise per unit)
+    factor_information.png    runs on a sprites set: I(unit; factor) / H(factor) heat map
+                              (`keras_vae.disentanglement.mutual_information_matrix`)
 
 What applies follows what the model can do (the model contract), not its class.
 Without a prior (autoencoders: ae, dae) there are no samples, manifold or
@@ -189,7 +190,9 @@ def _disentanglement_figures(model, settings, images, out, seed, num_samples=200
 
     written = []
     kl = None
-    if model.can(BOUND) and model.can(PRIOR) and not model.takes_condition:
+    if not is_sprites(settings.dataset) or settings.data or model.takes_condition:
+        return written
+    if model.can(BOUND) and model.can(PRIOR):
         try:
             kl = plotting.unit_kl(model, images[:500])
         except ValueError:  # a posterior or prior that does not factorise over units: no KL per unit
@@ -197,15 +200,15 @@ def _disentanglement_figures(model, settings, images, out, seed, num_samples=200
     if kl is not None:
         fig = plotting.plot_kl_sorted_traversals(model, images[0], kl)
         written.append(plotting.save_figure(fig, os.path.join(out, "kl_traversals.png")))
-    if is_sprites(settings.dataset) and not settings.data and not model.takes_condition:
-        data = FactorDataset.from_sprites(settings.dataset, cache_dir=settings.data_dir)
-        factors = data.sample_factors(num_samples, np.random.default_rng(seed))
-        codes = plotting.latent_codes(model, data.observations_for(factors))
-        matrix = mutual_information_matrix(codes, factors)
-        entropy = factor_entropy(factors)
-        order = None if kl is None else np.argsort(-kl, kind="stable")
-        fig = plotting.plot_factor_mutual_information(matrix / entropy, data.factor_names, unit_order=order)
-        written.append(plotting.save_figure(fig, os.path.join(out, "factor_information.png")))
+    # Every unconditional sprites run has codes to compare with the factors.
+    data = FactorDataset.from_sprites(settings.dataset, cache_dir=settings.data_dir)
+    factors = data.sample_factors(num_samples, np.random.default_rng(seed))
+    codes = plotting.latent_codes(model, data.observations_for(factors))
+    matrix = mutual_information_matrix(codes, factors)
+    entropy = factor_entropy(factors)
+    order = None if kl is None else np.argsort(-kl, kind="stable")
+    fig = plotting.plot_factor_mutual_information(matrix / entropy, data.factor_names, unit_order=order)
+    written.append(plotting.save_figure(fig, os.path.join(out, "factor_information.png")))
     return written
 
 
