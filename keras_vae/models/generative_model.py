@@ -22,7 +22,8 @@ argument: None for unconditional models, required by conditional ones):
     embed(x, condition=None)           a point in latent space per input, (batch, latent_dim)
     decode(z, condition=None)          E[x | z, c]
     reconstruct(x, condition=None)     E[x | z, c] at the embedding of x
-    sample(n, seed=None, condition=None)   E[x | z, c] for z ~ p(z) (PRIOR only)
+    sample(n, seed=None, condition=None, temperature=1.0, draw=False)
+                                       E[x | z, c] (or a draw x ~ p(x | z, c)) for z ~ p(z) (PRIOR only)
     default_condition(n)               the conditions a command uses when the user gives none
     export_endpoints(checks=True)      the SavedModel signatures this kind serves
 
