@@ -356,7 +356,7 @@ def _evaluate_classifier(run, settings, model, split, max_examples, batch_size):
 def evaluate_exact(model, images, batch_size=100, seed=0):
     """Summarises an EXACT model (a flow) on a split: its exact NLL in nats per example and bits/dim.
 
-    For a flow, `model.log_likelihood` is log p(y) - D ln 256 at the uniformly dequantised
+    For a flow, `model.exact_log_likelihood` is log p(y) - D ln 256 at the uniformly dequantised
     y = (k + u) / 256 (`keras_vae.flows.flow_model`): nats per image of the 8-bit data, the
     units of a discretized-logistic VAE's IS-K NLL, so bits/dim = NLL / (D ln 2) compare. Batch
     b draws its u from the stateless seed `[0, seed + b]`: the same seed, the same dequantised set.
@@ -372,7 +372,7 @@ def evaluate_exact(model, images, batch_size=100, seed=0):
     """
     model._require(EXACT, "exact log-likelihood")
     images = np.asarray(images, np.float32)
-    log_likelihood = lambda x, s: model.log_likelihood(x, seed=s)  # noqa: E731
+    log_likelihood = lambda x, s: model.exact_log_likelihood(x, seed=s)  # noqa: E731
     if len(images) > 4 * batch_size:  # tracing the flow costs more than a few eager batches
         log_likelihood = tf.function(log_likelihood, reduce_retracing=True, autograph=False)
     values = [

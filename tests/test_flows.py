@@ -198,7 +198,7 @@ def test_every_weight_is_tracked_trained_and_saved(kind, tmp_path):
     restored = keras.models.load_model(path)
     assert type(restored) is type(model)
     assert np.array_equal(np.asarray(restored.encode(x)), np.asarray(model.encode(x)))
-    assert np.array_equal(np.asarray(restored.log_likelihood(x, seed=3)), np.asarray(model.log_likelihood(x, seed=3)))
+    assert np.array_equal(np.asarray(restored.exact_log_likelihood(x, seed=3)), np.asarray(model.exact_log_likelihood(x, seed=3)))
     assert np.array_equal(np.asarray(restored.sample(3, seed=1, temperature=0.7)),
                           np.asarray(model.sample(3, seed=1, temperature=0.7)))
 
@@ -225,7 +225,7 @@ def test_fresh_flow_density_and_discretisation_correction_match_scipy():
     u = np.asarray(tf.random.stateless_uniform(x.shape, seed=[0, 2]))
     y = (np.round(x * 255) + u) / 256
     expected = scipy.stats.norm.logpdf(y - 0.5).reshape(5, -1).sum(axis=1) - 16 * math.log(256)
-    np.testing.assert_allclose(np.asarray(model.log_likelihood(x, seed=2)), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(model.exact_log_likelihood(x, seed=2)), expected, rtol=1e-5)
     result = evaluate_exact(model, x, batch_size=5, seed=2)
     assert result["nll"] == pytest.approx(-expected.mean(), rel=1e-5)
     assert result["bits_per_dim"] == pytest.approx(-expected.mean() / (16 * math.log(2)), rel=1e-5)

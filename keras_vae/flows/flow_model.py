@@ -64,7 +64,7 @@ def discretisation_correction(num_dims):
 class FlowOutput(Likelihood):
     """The "likelihood" slot of a flow: the decoder's output is the image itself (no parameters).
 
-    A flow's density is exact and lives in `FlowModel.log_likelihood`; this layer only tells
+    A flow's density is exact and lives in `FlowModel.exact_log_likelihood`; this layer only tells
     the model contract's consumers that the data lie in [0, 1] and what the decoder's output is called.
     """
 
@@ -72,7 +72,7 @@ class FlowOutput(Likelihood):
     mean_name = "images"
 
     def distribution(self, parameters, event_ndims):
-        raise TypeError("A flow has no p(x|z): its likelihood is exact, `model.log_likelihood(x)`.")
+        raise TypeError("A flow has no p(x|z): its likelihood is exact, `model.exact_log_likelihood(x)`.")
 
     def mean(self, parameters):
         return parameters
@@ -332,7 +332,7 @@ class FlowModel(GenerativeModel):
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else seed
         return self.sample_from_noise(self.prior_noise(int(n), seed), float(temperature))[0]
 
-    def log_likelihood(self, x, condition=None, seed=0):
+    def exact_log_likelihood(self, x, condition=None, seed=0):
         """Returns log P(x) per example in nats for 8-bit images x = k/255: log p(y) - D ln 256 at one u.
 
         y = (k + u) / 256 with u ~ U[0, 1)^D from the stateless seed `[0, seed]` (the module
@@ -344,10 +344,10 @@ class FlowModel(GenerativeModel):
         >>> model = RealNVP(num_scales=1, steps_per_scale=1, hidden_channels=4)
         >>> model.build((None, 4, 4, 1))
         >>> x = np.zeros((1, 4, 4, 1), "float32")
-        >>> bool(np.asarray(model.log_likelihood(x))[0] < 0)
+        >>> bool(np.asarray(model.exact_log_likelihood(x))[0] < 0)
         True
         """
-        self.condition_vector(condition, "log_likelihood")
+        self.condition_vector(condition, "exact_log_likelihood")
         x = self._as_inputs(x)
         u = tf.random.stateless_uniform(tf.shape(x), seed=stateless_seed(seed), dtype=self.compute_dtype)
         return self._discrete_log_likelihood(x, u)[0]
@@ -357,8 +357,8 @@ class FlowModel(GenerativeModel):
         return log_py - discretisation_correction(self.latent_dim), log_det
 
     def log_prob(self, x, condition=None, seed=0):
-        """Alias of `log_likelihood` (the name of the exported signature)."""
-        return self.log_likelihood(x, condition, seed)
+        """Alias of `exact_log_likelihood` (the name of the exported signature)."""
+        return self.exact_log_likelihood(x, condition, seed)
 
     def loss_terms(self, x, condition, training=False):
         """Returns the mean NLL of the 8-bit data (nats per image) and per-example bits/dim and log-det."""
@@ -376,7 +376,7 @@ class FlowModel(GenerativeModel):
 
         The first three are every kind's (`keras_vae.models.signatures`); `sample` (seed, count)
         -> images draws exactly `model.sample(count, seed)` (temperature 1, clipped to [0, 1]), and
-        `log_prob` (images, seed) -> log_prob is `model.log_likelihood(images, seed=seed)`, nats per
+        `log_prob` (images, seed) -> log_prob is `model.exact_log_likelihood(images, seed=seed)`, nats per
         image of the 8-bit data (bits/dim = -log_prob / (D ln 2)).
         """
         endpoints = [e for e in signatures.standard_endpoints(self, checks=checks) if e.name != "sample"]
@@ -387,7 +387,7 @@ class FlowModel(GenerativeModel):
             return {"images": self.sample_from_noise(self.prior_noise(count, seed))[0]}
 
         def log_prob(images, seed):
-            return {"log_prob": self.log_likelihood(signatures.checked(images, "images", checks), seed=seed)}
+            return {"log_prob": self.exact_log_likelihood(signatures.checked(images, "images", checks), seed=seed)}
 
         endpoints.append(signatures.Endpoint("sample", sample, [seed_spec, tf.TensorSpec((), tf.int32, name="count")]))
         endpoints.append(signatures.Endpoint("log_prob", log_prob, [images_spec, seed_spec]))

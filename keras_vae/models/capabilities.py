@@ -15,7 +15,7 @@ POSTERIOR = "posterior"
 #: A classifier q(y|x) over the model's classes: `classify(x)` returns class probabilities, and
 #: export adds a `classify` signature (the semi-supervised VAE, Kingma et al. 2014).
 CLASSIFY = "classify"
-#: An exact log-likelihood of the data: `log_likelihood(x, condition, seed)`, nats per example
+#: An exact log-likelihood of the data: `exact_log_likelihood(x, condition, seed)`, nats per example
 #: (normalizing flows: of 8-bit images through uniform dequantisation, `keras_vae.flows`).
 EXACT = "exact_likelihood"
 

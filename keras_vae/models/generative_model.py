@@ -10,7 +10,7 @@ model is; they ask what it can do:
                                 weights, `keras_vae.objectives`)
     model.can(POSTERIOR)        an approximate posterior q(z|x) (`posterior_distribution()`)
     model.can(CLASSIFY)         a classifier q(y|x): `classify(x)` -> class probabilities
-    model.can(EXACT)            an exact log-likelihood (`log_likelihood(x, condition, seed)`,
+    model.can(EXACT)            an exact log-likelihood (`exact_log_likelihood(x, condition, seed)`,
                                 nats per example; flows: of 8-bit images, `keras_vae.flows`)
     model.condition_spec        None, or `ConditionSpec(dim, num_classes)` of the condition c that
                                 the encoder and decoder see
@@ -356,9 +356,9 @@ class GenerativeModel(InputChecks, keras.Model):
         self._require(CLASSIFY, "class_logits")
         raise NotImplementedError(f"{type(self).__name__} declares a classifier but implements no class_logits.")
 
-    def log_likelihood(self, x, condition=None, seed=0):
+    def exact_log_likelihood(self, x, condition=None, seed=0):
         """Returns log p(x) per example (batch,) in nats, exactly (EXACT kinds; `keras_vae.flows`)."""
-        self._require(EXACT, "log_likelihood")
+        self._require(EXACT, "exact_log_likelihood")
         raise NotImplementedError(f"{type(self).__name__} declares an exact likelihood but implements none.")
 
     def named_encoding(self, x, condition_vector):
