@@ -13,9 +13,11 @@ bench/results/disentanglement_tradeoff.png (metric against reconstruction, mean 
 deviation over seeds per beta).
 
 Seeds run outermost, so a run stopped by the time limit (TIME_LIMIT seconds) still has every
-configuration for the seeds it finished.
+configuration for the seeds it finished; `--resume` keeps the runs already in the JSON file and
+trains only the (method, beta, seed) configurations it lacks.
 
     nice -n 5 python bench/bench_disentanglement.py
+    nice -n 5 python bench/bench_disentanglement.py --resume   # complete a run cut by the time limit
     python bench/bench_disentanglement.py --table     # the summary as a Markdown table
 """
 
@@ -116,7 +118,7 @@ def plot(table, path):
     save_figure(fig, path)
 
 
-def main():
+def main(resume=False):
     import keras
     import tensorflow as tf
 
@@ -127,9 +129,16 @@ def main():
     load_before = list(os.getloadavg())
     splits = load_sprite_splits(VARIANT, test_fraction=0.1, seed=0)
     factors = FactorDataset.from_sprites(VARIANT)
-    runs, skipped = [], []
+    runs, skipped, sessions = [], [], []
     started = time.perf_counter()
     out = os.path.join(RESULTS, "disentanglement.json")
+    if resume and os.path.exists(out):
+        with open(out) as f:
+            previous = json.load(f)
+        runs = previous["runs"]
+        sessions = previous.get("earlier_sessions", []) + [
+            {"wall_seconds": previous["wall_seconds"], "machine": previous["machine"]}]
+    done = {(r["method"], r["beta"], r["seed"]) for r in runs}
     def write():
         data = {
             "description": __doc__.split("\n\n")[0],
@@ -143,6 +152,7 @@ def main():
                         "load_average_1_5_15_min_now": list(os.getloadavg()),
                         "shared": "2 vCPU shared with other jobs while measured"},
             "wall_seconds": time.perf_counter() - started,
+            "earlier_sessions": sessions,
             "summary": summarise(runs),
             "runs": runs,
             "skipped_for_time": skipped,
@@ -152,6 +162,8 @@ def main():
     for seed in SEEDS:
         for method in METHODS:
             for beta in BETAS:
+                if (method, beta, seed) in done:
+                    continue
                 if time.perf_counter() - started > TIME_LIMIT:
                     skipped.append({"method": method, "beta": beta, "seed": seed})
                     continue
@@ -183,5 +195,7 @@ def markdown_table(path=None):
 if __name__ == "__main__":
     if sys.argv[1:] == ["--table"]:
         print(markdown_table())
+    elif sys.argv[1:] in ([], ["--resume"]):
+        main(resume=sys.argv[1:] == ["--resume"])
     else:
-        main()
+        sys.exit("usage: bench_disentanglement.py [--resume | --table]")
