@@ -194,7 +194,7 @@ def test_default_objective_is_elbo():
 
 
 def test_invalid_options_raise_clear_errors():
-    with pytest.raises(ValueError, match=r"choose one of \['elbo', 'iwae'\]"):
+    with pytest.raises(ValueError, match=r"choose one of \['elbo', 'iwae', 'tcvae'\]"):
         _small_vae(objective="vimco")
     with pytest.raises(ValueError, match="beta"):
         _small_vae(objective="iwae", beta=0.5)
