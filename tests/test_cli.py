@@ -143,7 +143,7 @@ def test_train_sample_and_plot_a_conditional_run_from_the_command_line(tmp_path,
     assert "0..9" in capsys.readouterr().err
     assert main(["plot", str(out), "--max-examples", "200"]) == 0
     assert sorted(os.listdir(out / "figures")) == [
-        "class_samples.png", "interpolation.png", "latent_scatter.png", "reconstructions.png", "training_curves.png",
+        "analogies.png", "class_samples.png", "interpolation.png", "latent_scatter.png", "reconstructions.png", "training_curves.png",
         "traversals.png",
     ]
     assert read_png(out / "figures" / "class_samples.png")[1] > 10 * 28  # one row per class

@@ -423,7 +423,7 @@ def test_plot_command_writes_the_figures_of_each_model_kind(kind_runs, tmp_path,
         # A conditional model: traversals and same-class interpolations under the images' own labels,
         # no manifold and no attribute arithmetic (see keras_vae.commands.plot).
         "cvae": {
-            "class_samples.png", "reconstructions.png", "traversals.png", "latent_scatter.png", "interpolation.png",
+            "analogies.png", "class_samples.png", "reconstructions.png", "traversals.png", "latent_scatter.png", "interpolation.png",
             "training_curves.png",
         },
         "ae": autoencoder_figures,
