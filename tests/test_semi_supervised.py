@@ -197,9 +197,9 @@ def stripes(n, seed):
 def test_m2_classifier_beats_the_same_classifier_trained_on_the_labels_alone():
     # One labelled example per class (labelled_subset seed 0) among 2,000: the supervised
     # classifier only sees two points, and its boundary between them is mostly wrong
-    # (measured 0.56-0.58 test accuracy for draws 0, 1, 2). M2 learns p(x|y, z) (y the line,
-    # z the position along it) from the unlabelled points and classifies 0.999 for the same
-    # draws. Asserted margin: 0.2. On Fashion-MNIST within a test's budget (600 steps) M2 did not
+    # (measured 0.579 test accuracy with these seeds, all 0; 0.56-0.58 for subset draws 0, 1, 2).
+    # M2 learns p(x|y, z) (y the line, z the position along it) from the unlabelled points and
+    # classifies 0.999 after 120 steps (measured). Asserted: M2 > 0.95 and a margin of 0.2. On Fashion-MNIST within a test's budget (600 steps) M2 did not
     # beat this baseline (see BENCHMARKS.md), so the learning claim is checked where it is sharp.
     x, y = stripes(2000, seed=0)
     x_test, y_test = stripes(2000, seed=1)
@@ -209,7 +209,7 @@ def test_m2_classifier_beats_the_same_classifier_trained_on_the_labels_alone():
     inputs = keras.Input((2,))
     baseline = keras.Model(inputs, MLPClassifier(2, hidden_units=(64, 64))(inputs))
     baseline.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    baseline.fit(x[subset], y[subset], epochs=200, batch_size=2, verbose=0)
+    baseline.fit(x[subset], y[subset], epochs=100, batch_size=2, verbose=0)
     baseline_accuracy = np.mean(np.asarray(baseline(x_test)).argmax(-1) == y_test)
 
     keras.utils.set_random_seed(0)
@@ -219,7 +219,7 @@ def test_m2_classifier_beats_the_same_classifier_trained_on_the_labels_alone():
     )
     m2.compile(optimizer=keras.optimizers.Adam(3e-3))
     data, steps = make_semi_supervised_dataset(x, y, subset, batch_size=100, labelled_batch_size=2, seed=0,
-                                               steps_per_epoch=200)
+                                               steps_per_epoch=120)
     m2.fit(data, steps_per_epoch=steps, verbose=0)
     m2_accuracy = np.mean(np.asarray(m2.classify(x_test)).argmax(-1) == y_test)
     assert m2_accuracy > 0.95, m2_accuracy

@@ -173,7 +173,7 @@ def plot_class_analogies(model, images, condition, class_names=None, tile_inches
     >>> from keras_vae.models import build_model
     >>> model = build_model("cvae", (8, 8, 1), latent_dim=2, num_classes=3)
     >>> plot_class_analogies(model, np.zeros((2, 8, 8, 1)), np.array([0, 1])).get_size_inches().tolist()
-    [2.75, 1.75]
+    [2.0, 1.75]
     """
     analogies = compute.class_analogies(model, images, condition)
     n, k = analogies.shape[:2]
