@@ -19,9 +19,12 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_likelihood import _machine  # noqa: E402  (the one machine description)
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 MODELS = {
@@ -29,20 +32,6 @@ MODELS = {
     "glow": {"num_scales": 2, "steps_per_scale": 4, "hidden_channels": 32},
     "vae": {"architecture": "conv", "latent_dim": 32, "likelihood": "discretized_logistic"},
 }
-
-
-def _machine():
-    import keras
-    import tensorflow as tf
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "load_average_1_5_15_min": list(os.getloadavg()),
-    }
 
 
 def main(argv=None):

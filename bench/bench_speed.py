@@ -26,11 +26,14 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_likelihood import _machine as machine  # noqa: E402  (the one machine description)
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEBIAN = "/usr/share/datasets/fashion-mnist"
@@ -260,20 +263,6 @@ def write(name, data):
         f.write("\n")
     print(f"wrote {path}")
     return path
-
-
-def machine():
-    import keras
-    import tensorflow as tf
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "load_average_1_5_15_min": list(os.getloadavg()),
-    }
 
 
 def main(argv=None):
