@@ -15,6 +15,19 @@ Variants (each timed in its own child process, the variants alternating, --round
   kerasio_mlp       the keras.io example's model and loop with the CLI's default MLP networks
                     (784-512-256-z32 / 32-256-512-784), run as keras.io runs it.
   keras_vae_mlp_cli the network `keras-vae train` builds by default, compiled and fed as it does.
+  keras_vae_conv_same_bf16  keras_vae_conv_same under Keras' "mixed_bfloat16" policy (bfloat16
+                    arithmetic, float32 weights): not a default, measured to say what lower precision
+                    would buy on a CPU with bfloat16 units (AVX512_BF16 / AMX, as this machine has).
+
+`--part paired` runs a keras.io variant and a keras-vae variant in ONE process, alternating short
+`fit` calls (--steps each, --rounds pairs), and reports the median of the pair-by-pair ratios: on
+these 2-core VMs a whole process sometimes runs at half speed (every variant's steps in
+`--part train` fall into two groups about 2x apart, e.g. 64 and 128 ms), so ratios of separate
+processes mix the two states, while the two halves of a pair share one.
+
+`--part ops` records a TensorFlow profile of 20 training steps of the two conv models and of the
+two MLP models and prints the time per op type (needs `pip install xprof`, a profiling tool that
+is not a dependency of keras-vae).
 
 The IS part times `evaluation.importance_sampled_log_likelihood` (MLP 40-300-300-784 decoder,
 as bench_likelihood.py --part is) against a float32 matmul peak measured in the same run.
@@ -37,9 +50,11 @@ from bench_likelihood import _machine as machine  # noqa: E402  (the one machine
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEBIAN = "/usr/share/datasets/fashion-mnist"
-VARIANTS = ("kerasio_conv", "keras_vae_conv_same", "keras_vae_conv_cli", "kerasio_mlp", "keras_vae_mlp_cli")
+VARIANTS = ("kerasio_conv", "keras_vae_conv_same", "keras_vae_conv_cli", "kerasio_mlp", "keras_vae_mlp_cli",
+            "keras_vae_conv_same_bf16")
 PAIRS = {  # keras-vae variant -> the keras.io variant it is compared with
     "keras_vae_conv_same": "kerasio_conv",
+    "keras_vae_conv_same_bf16": "kerasio_conv",
     "keras_vae_conv_cli": "kerasio_conv",
     "keras_vae_mlp_cli": "kerasio_mlp",
 }
@@ -165,7 +180,7 @@ def keras_vae_model(variant, settings):
     """The model `keras-vae train` builds and compiles for these settings (the 'same' variant: keras.io's network)."""
     from keras_vae import training
 
-    if variant == "keras_vae_conv_same":
+    if variant.startswith("keras_vae_conv_same"):
         from keras_vae import VAE, ConvEncoder
 
         model = VAE(ConvEncoder(2, filters=(32, 64), hidden_units=16, name="encoder"), kerasio_decoder_logits(2),
@@ -192,15 +207,10 @@ def cli_settings(variant):
     return TrainSettings(**overrides)
 
 
-def worker(args):
-    """Child process: times `--steps` training steps of one variant after warm-up; prints one JSON line."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    images = load_fashion_mnist("train")
-    batch = args.batch_size
-    if args.variant.startswith("kerasio"):
-        model = kerasio_vae("conv" if "conv" in args.variant else "mlp")
+def make_fit(variant, images, batch, warmup):
+    """Builds one variant's model and returns `fit(steps)`, fed as that variant is fed."""
+    if variant.startswith("kerasio"):
+        model = kerasio_vae("conv" if "conv" in variant else "mlp")
 
         def fit(steps):
             model.fit(images[: steps * batch], epochs=1, batch_size=batch, verbose=0)
@@ -208,15 +218,65 @@ def worker(args):
     else:
         from keras_vae.data import make_epoch_dataset
 
-        settings = cli_settings(args.variant)
-        model = keras_vae_model(args.variant, settings)
+        settings = cli_settings(variant)
+        model = keras_vae_model(variant, settings)
         # The pipeline `keras-vae train` feeds (every epoch a function of (seed, epoch), dynamic
         # binarization), built once as `train` builds it once per run; each fit starts a new iterator.
         data, _ = make_epoch_dataset(images, batch_size=batch, binarize=settings.binarize, seed=0, epochs=1,
-                                     steps_per_epoch=max(args.warmup, args.steps))
+                                     steps_per_epoch=max(warmup, 1000))
 
         def fit(steps):
             model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+
+    return model, fit
+
+
+def run_paired(args):
+    """Each keras-vae variant against its keras.io variant in one process, alternating short fits."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    images = load_fashion_mnist("train")
+    out = {"steps_per_fit": {}, "pairs": {}}
+    for ours in [v for v in args.variants.split(",") if v in PAIRS and not v.endswith("_bf16")]:
+        theirs = PAIRS[ours]
+        steps = args.steps or (30 if "conv" in ours else 150)
+        fits = {name: make_fit(name, images, args.batch_size, args.warmup)[1] for name in (theirs, ours)}
+        for fit in fits.values():
+            fit(args.warmup)
+        times = {theirs: [], ours: []}
+        for round_index in range(args.rounds):
+            order = (theirs, ours) if round_index % 2 == 0 else (ours, theirs)
+            for name in order:
+                start = time.perf_counter()
+                fits[name](steps)
+                times[name].append(1000 * (time.perf_counter() - start) / steps)
+        ratios = [a / b for a, b in zip(times[theirs], times[ours])]  # speed of ours / speed of theirs
+        out["pairs"][f"{ours} / {theirs}"] = {
+            "ratio_median": statistics.median(ratios),
+            "ratio_quartiles": statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios,
+            "ratios": ratios,
+            "ms_per_step": {name: {"median": statistics.median(t), "runs": t} for name, t in times.items()},
+            "load_average_1_5_15_min": list(os.getloadavg()),
+        }
+        out["steps_per_fit"][ours] = steps
+        print(ours, "/", theirs, round(statistics.median(ratios), 3),
+              {n: round(statistics.median(t), 1) for n, t in times.items()}, flush=True)
+    out["rounds"] = args.rounds
+    out["batch_size"] = args.batch_size
+    return out
+
+
+def worker(args):
+    """Child process: times `--steps` training steps of one variant after warm-up; prints one JSON line."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    if args.variant.endswith("_bf16"):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    images = load_fashion_mnist("train")
+    batch = args.batch_size
+    model, fit = make_fit(args.variant, images, batch, max(args.warmup, args.steps))
 
     start = time.perf_counter()
     fit(args.warmup)
@@ -229,9 +289,22 @@ def worker(args):
 
         profiler = cProfile.Profile()
         profiler.enable()
+    if args.trace:
+        import tempfile
+
+        import tensorflow as tf
+
+        trace_dir = tempfile.mkdtemp(prefix="bench_speed_trace_")
+        tf.profiler.experimental.start(trace_dir)
     start = time.perf_counter()
     fit(args.steps)
     seconds = time.perf_counter() - start
+    if args.trace:
+        import shutil
+
+        tf.profiler.experimental.stop()
+        op_stats = op_profile(trace_dir, args.steps)
+        shutil.rmtree(trace_dir, ignore_errors=True)
     if args.profile:
         profiler.disable()
         stream = io.StringIO()
@@ -251,6 +324,8 @@ def worker(args):
     }
     if profile:
         result["cprofile_top"] = profile
+    if args.trace:
+        result["op_profile"] = op_stats
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -267,7 +342,7 @@ def write(name, data):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["train", "worker", "is", "profile", "all"], default="all")
+    parser.add_argument("--part", choices=["train", "worker", "paired", "is", "profile", "ops", "all"], default="all")
     parser.add_argument("--kinds", default="conv,mlp", help="profile: conv, mlp or both")
     parser.add_argument("--variant", choices=VARIANTS)
     parser.add_argument("--variants", default=",".join(VARIANTS))
@@ -276,6 +351,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="worker: record a TensorFlow profile (--part ops)")
     parser.add_argument("--tag", default="", help="suffix of the result file (speed<tag>.json)")
     parser.add_argument("--is-samples", type=int, default=1000)
     parser.add_argument("--is-examples", type=int, default=1000)
@@ -288,6 +364,12 @@ def main(argv=None):
                 print(json.dumps(out[f"{kind}, jit_compile={jit}"], indent=1), flush=True)
         out["load_average_1_5_15_min"] = list(os.getloadavg())
         write(f"speed_profile{args.tag}", out)
+        return
+    if args.part == "paired":
+        write(f"speed_paired{args.tag}", run_paired(args))
+        return
+    if args.part == "ops":
+        write(f"speed_ops{args.tag}", run_ops(args))
         return
     if args.part == "worker":
         if not args.steps:
@@ -446,6 +528,49 @@ def profile_pieces(kind, jit_compile, reps=15, rounds=3):
         for name, fn in pieces.items():
             runs[name].append(_median_ms(fn, reps))
     return {name: {"median_ms": statistics.median(v), "rounds_ms": v} for name, v in runs.items()}
+
+
+# Per-op profile: which TensorFlow ops a training step spends its time in ---------------------
+
+
+def run_ops(args):
+    """Profiles 20 steps of each variant in its own process; returns each variant's time per op type."""
+    out = {}
+    for variant in [v for v in args.variants.split(",") if v and not v.endswith("_bf16")]:
+        command = [sys.executable, os.path.abspath(__file__), "--part", "worker", "--variant", variant,
+                   "--warmup", str(args.warmup), "--steps", "20", "--trace"]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        result = json.loads([x for x in output.splitlines() if x.startswith("RESULT ")][-1][len("RESULT "):])
+        out[variant] = {"ms_per_step_while_profiled": result["ms_per_step"], "ops": result["op_profile"]}
+        print(variant, json.dumps(result["op_profile"][:8]), flush=True)
+    return out
+
+
+def op_profile(trace_dir, steps, top=15):
+    """Self time per step (ms, summed over threads) of the busiest op types in an xprof trace."""
+    import glob
+
+    try:
+        from xprof.convert import raw_to_tool_data
+    except ImportError as error:  # a profiling tool, not a dependency of the package
+        raise SystemExit("--part ops needs xprof: pip install xprof") from error
+    files = glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True)
+    table, _ = raw_to_tool_data.xspace_to_tool_data(files, "framework_op_stats", {})
+    table = json.loads(table)
+    table = table[0] if isinstance(table, list) else table
+    columns = [c["label"] for c in table["cols"]]
+    kind, name, self_us = (columns.index(c) for c in ("Operation Type", "Operation Name", "Total self-time (us)"))
+    totals = {}
+    for row in table["rows"]:
+        values = [c.get("v") for c in row["c"]]
+        if values[kind] == "IDLE":
+            continue
+        # Group by op type and by the layer the op belongs to (the name's path without the op).
+        layer = "/".join(part for part in values[name].split("/")[1:3] if part != "gradient_tape")
+        key = f"{values[kind]} [{layer}]"
+        totals[key] = totals.get(key, 0.0) + values[self_us] / 1000 / steps
+    busiest = sorted(totals.items(), key=lambda item: -item[1])[:top]
+    return [{"op": key, "ms_per_step": round(ms, 2)} for key, ms in busiest]
 
 
 # Importance-sampled evaluation against the matmul peak -----------------------------------------
