@@ -170,7 +170,7 @@ STUB_PYTHON = """#!/bin/sh
 def test_ci_runs_the_readmes_test_command_with_empty_caches(tmp_path):
     readme = (ROOT / "README.md").read_text()
     command = re.search(r"run the whole test suite:\n\n```bash\n(.*?)\n```", readme).group(1)
-    assert command == "bash scripts/install.sh test && python -m pytest -n 2"
+    assert command == "bash scripts/install.sh test && python -m pytest -n 2 --dist worksteal"
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()
 
     # .ci/run in a copy of the repository whose install script and python only record.
@@ -190,7 +190,7 @@ def test_ci_runs_the_readmes_test_command_with_empty_caches(tmp_path):
 
     assert (tmp_path / "install.log").read_text() == "install test\n"
     lines = log.read_text().splitlines()
-    assert lines[0] == "ARGS -m pytest -n 2"
+    assert lines[0] == "ARGS -m pytest -n 2 --dist worksteal"
     records = [line.split(" ") for line in lines[1:]]
     folders = {name: folder for name, folder, _ in records}
     # Each folder exists and is empty when the suite starts; pip makes its cache when it needs one.
