@@ -243,6 +243,17 @@ def test_vae_sample_signature_and_metadata_use_the_models_own_prior(tmp_path):
     assert np.asarray(description["scales"]).shape == (model.prior.num_components, LATENT_DIM)
 
 
+def test_hierarchical_vae_metadata_does_not_describe_z2_alone_as_the_decoders_input():
+    # p(z2) is a VampPrior of dimension d, the decoder takes [z1, z2] of 2d: its components alone
+    # would tell a device to decode d-dimensional draws.
+    from keras_vae.models.builder import build_model
+
+    model = build_model("hvae", SHAPE, latent_dim=LATENT_DIM, prior="vamp", seed=0)
+    description = family.prior_description(model)
+    assert "means" not in description and "weights" not in description
+    assert "z1" in description["how_to_sample"] and "sample signature" in description["how_to_sample"]
+
+
 # Bad input fails early and leaves nothing behind --------------------------------------------
 
 

@@ -110,6 +110,14 @@ class HierarchicalVAE(VAE):
         self.z1_prior = z1_prior
         self.layer_dim = None
 
+    # What `decoder_metadata.json` tells a device (export.family.prior_description): p(z1|z2) is a
+    # network the TFLite decoder does not contain, so p(z2)'s parameters alone would mislead.
+    prior_how_to_sample = (
+        "z = [z1, z2] (latent_dim values, z1 first): z2 ~ p(z2), then z1 ~ N(mu(z2), diag(exp(log_var(z2)))) "
+        "from the model's p(z1|z2) network, which the TFLite decoder does not contain: draw z with the "
+        "SavedModel's sample signature (or HierarchicalVAE.prior_latents) and decode it"
+    )
+
     # Building ---------------------------------------------------------------------
 
     def latent_size(self, code_dim):
