@@ -116,8 +116,13 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="a few steps of everything (checks the script only)")
     for key in ("m1_vae_steps", "baseline_epochs", "m2_steps", "m1m2_steps"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=BUDGET[key],
-                            help=f"training budget (default: %(default)s)")
+                            help="training budget (default: %(default)s)")
+    parser.add_argument("--m1-features", choices=["all", "active"], default="all",
+                        help="M1 and M1+M2 see all posterior means, or only the active units' (Var_x E[z|x] > 0.01)")
+    parser.add_argument("--rows", default="baseline,m1,m1m2,m2",
+                        help="which rows to train (comma-separated; m1_active: M1 on the active units' means only)")
     args = parser.parse_args(argv)
+    rows_to_run = set(args.rows.split(","))
     BUDGET.update({key: getattr(args, key) for key in ("m1_vae_steps", "baseline_epochs", "m2_steps", "m1m2_steps")})
     if args.smoke:
         BUDGET.update(m1_vae_steps=3, baseline_epochs=1, m2_steps=3, m1m2_steps=3)
@@ -142,18 +147,32 @@ def main(argv=None):
     m1, m1_seconds = train_m1(x)
     z, z_test = means(m1, x), means(m1, x_test)
     result["m1_vae_seconds"] = m1_seconds
+    # Active units (Burda et al. 2016): the means that vary over the data; the others carry no information.
+    active = np.var(z, axis=0) > 0.01
+    result["m1_active_units"] = int(active.sum())
+    result["m1_features"] = args.m1_features
+    z_active, z_test_active = z[:, active], z_test[:, active]
+    if args.m1_features == "active":
+        z, z_test = z_active, z_test_active
     save()
     # Draws outermost: a run cut by its wall budget still has every label count.
     for draw in range(args.draws):
         for count in args.label_counts:
             subset = labelled_subset(y, total=count, seed=draw)
             row = {"labels": count, "draw": draw}
-            row["baseline_error"], row["baseline_seconds"] = supervised(x[subset], y[subset], x_test, y_test, draw)
-            row["m1_error"], row["m1_seconds"] = supervised(z[subset], y[subset], z_test, y_test, draw)
-            row["m1m2_error"], row["m1m2_seconds"] = semi_supervised(
-                z, y, subset, z_test, y_test, draw, BUDGET["m1m2_steps"], "gaussian", 16, "none")
-            row["m2_error"], row["m2_seconds"] = semi_supervised(
-                x, y, subset, x_test_binary, y_test, draw, BUDGET["m2_steps"], "bernoulli", 32, "dynamic")
+            if "baseline" in rows_to_run:
+                row["baseline_error"], row["baseline_seconds"] = supervised(x[subset], y[subset], x_test, y_test, draw)
+            if "m1" in rows_to_run:
+                row["m1_error"], row["m1_seconds"] = supervised(z[subset], y[subset], z_test, y_test, draw)
+            if "m1_active" in rows_to_run:
+                row["m1_active_error"], row["m1_active_seconds"] = supervised(
+                    z_active[subset], y[subset], z_test_active, y_test, draw)
+            if "m1m2" in rows_to_run:
+                row["m1m2_error"], row["m1m2_seconds"] = semi_supervised(
+                    z, y, subset, z_test, y_test, draw, BUDGET["m1m2_steps"], "gaussian", 16, "none")
+            if "m2" in rows_to_run:
+                row["m2_error"], row["m2_seconds"] = semi_supervised(
+                    x, y, subset, x_test_binary, y_test, draw, BUDGET["m2_steps"], "bernoulli", 32, "dynamic")
             result["rows"].append(row)
             print(json.dumps(row), flush=True)
             result["summary"] = summarise(result["rows"], args.label_counts)
@@ -172,7 +191,7 @@ def summarise(rows_all, label_counts):
             name: {"mean_error": float(np.mean([r[f"{name}_error"] for r in rows])),
                    "std_error": float(np.std([r[f"{name}_error"] for r in rows], ddof=1)) if len(rows) > 1 else 0.0,
                    "mean_seconds": float(np.mean([r[f"{name}_seconds"] for r in rows]))}
-            for name in ("baseline", "m1", "m2", "m1m2")
+            for name in ("baseline", "m1", "m1_active", "m2", "m1m2") if f"{name}_error" in rows[0]
         }
         summary[str(count)]["draws"] = len(rows)
     return summary
