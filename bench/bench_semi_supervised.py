@@ -117,8 +117,6 @@ def main(argv=None):
     for key in ("m1_vae_steps", "baseline_epochs", "m2_steps", "m1m2_steps"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=BUDGET[key],
                             help="training budget (default: %(default)s)")
-    parser.add_argument("--m1-features", choices=["all", "active"], default="all",
-                        help="M1 and M1+M2 see all posterior means, or only the active units' (Var_x E[z|x] > 0.01)")
     parser.add_argument("--rows", default="baseline,m1,m1m2,m2",
                         help="which rows to train (comma-separated; m1_active: M1 on the active units' means only)")
     args = parser.parse_args(argv)
@@ -150,10 +148,7 @@ def main(argv=None):
     # Active units (Burda et al. 2016): the means that vary over the data; the others carry no information.
     active = np.var(z, axis=0) > 0.01
     result["m1_active_units"] = int(active.sum())
-    result["m1_features"] = args.m1_features
     z_active, z_test_active = z[:, active], z_test[:, active]
-    if args.m1_features == "active":
-        z, z_test = z_active, z_test_active
     save()
     # Draws outermost: a run cut by its wall budget still has every label count.
     for draw in range(args.draws):

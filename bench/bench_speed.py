@@ -207,8 +207,11 @@ def cli_settings(variant):
     return TrainSettings(**overrides)
 
 
-def make_fit(variant, images, batch, warmup):
-    """Builds one variant's model and returns `fit(steps)`, fed as that variant is fed."""
+def make_fit(variant, images, batch, longest_fit):
+    """Builds one variant's model and returns `(model, fit(steps))`, fed as that variant is fed.
+
+    `longest_fit` is the most steps one `fit` call will take (each call starts a new iterator).
+    """
     if variant.startswith("kerasio"):
         model = kerasio_vae("conv" if "conv" in variant else "mlp")
 
@@ -223,7 +226,7 @@ def make_fit(variant, images, batch, warmup):
         # The pipeline `keras-vae train` feeds (every epoch a function of (seed, epoch), dynamic
         # binarization), built once as `train` builds it once per run; each fit starts a new iterator.
         data, _ = make_epoch_dataset(images, batch_size=batch, binarize=settings.binarize, seed=0, epochs=1,
-                                     steps_per_epoch=max(warmup, 1000))
+                                     steps_per_epoch=longest_fit)
 
         def fit(steps):
             model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -241,7 +244,7 @@ def run_paired(args):
     for ours in [v for v in args.variants.split(",") if v in PAIRS and not v.endswith("_bf16")]:
         theirs = PAIRS[ours]
         steps = args.steps or (30 if "conv" in ours else 150)
-        fits = {name: make_fit(name, images, args.batch_size, args.warmup)[1] for name in (theirs, ours)}
+        fits = {name: make_fit(name, images, args.batch_size, max(args.warmup, steps))[1] for name in (theirs, ours)}
         for fit in fits.values():
             fit(args.warmup)
         times = {theirs: [], ours: []}
@@ -455,7 +458,6 @@ def profile_pieces(kind, jit_compile, reps=15, rounds=3):
     fused one, with gradients), and the input pipeline alone (a batch from `make_epoch_dataset`).
     """
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from keras_vae.data import make_epoch_dataset
@@ -535,6 +537,10 @@ def profile_pieces(kind, jit_compile, reps=15, rounds=3):
 
 def run_ops(args):
     """Profiles 20 steps of each variant in its own process; returns each variant's time per op type."""
+    import importlib.util
+
+    if importlib.util.find_spec("xprof") is None:  # say so before any model trains
+        raise SystemExit("--part ops needs xprof, a profiling tool that keras-vae does not install: pip install xprof")
     out = {}
     for variant in [v for v in args.variants.split(",") if v and not v.endswith("_bf16")]:
         command = [sys.executable, os.path.abspath(__file__), "--part", "worker", "--variant", variant,
@@ -550,10 +556,7 @@ def op_profile(trace_dir, steps, top=15):
     """Self time per step (ms, summed over threads) of the busiest op types in an xprof trace."""
     import glob
 
-    try:
-        from xprof.convert import raw_to_tool_data
-    except ImportError as error:  # a profiling tool, not a dependency of the package
-        raise SystemExit("--part ops needs xprof: pip install xprof") from error
+    from xprof.convert import raw_to_tool_data  # checked by run_ops
     files = glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True)
     table, _ = raw_to_tool_data.xspace_to_tool_data(files, "framework_op_stats", {})
     table = json.loads(table)
