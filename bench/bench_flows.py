@@ -51,6 +51,7 @@ def main(argv=None):
     import keras
     import numpy as np
 
+    from keras_vae import atomic
     from keras_vae.data import load_tfds_images
     from keras_vae.evaluation import evaluate_exact, evaluate_split
     from keras_vae.models.builder import build_model
@@ -120,16 +121,14 @@ def main(argv=None):
             "load_average_after": list(os.getloadavg()),
         }
         print(name, json.dumps(results["models"][name]), file=sys.stderr, flush=True)
-        os.makedirs(RESULTS, exist_ok=True)
-        with open(os.path.join(RESULTS, f"flows_{tag}.json"), "w") as f:
-            json.dump(results, f, indent=2)
+        atomic.write_json(os.path.join(RESULTS, f"flows_{tag}.json"), results)
     results["machine_at_end"] = _machine()
     results["note"] = (
-        "2 vCPU shared with other jobs while measured (see the load averages); a short-budget run: far from "
-        "convergence, the figures say what this budget buys on this machine, not what the models reach."
+        "2 vCPU; whether other jobs shared them shows in the load averages recorded at the start, after each "
+        "model and at the end. A time-budgeted run: the figures say what this budget buys on this machine, "
+        "not what the models reach at convergence."
     )
-    with open(os.path.join(RESULTS, f"flows_{tag}.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    atomic.write_json(os.path.join(RESULTS, f"flows_{tag}.json"), results)
     print(json.dumps(results, indent=2))
 
 

@@ -293,12 +293,21 @@ class TrainSettings:
                 f"but binarize={self.binarize!r} makes binary data; use binarize='none'."
             )
         defaults = TrainSettings()
-        for name in ("free_bits", "posterior"):  # options a kind without them would silently ignore
-            if getattr(self, name) != getattr(defaults, name) and name not in MODEL_KINDS[self.model].option_names:
+        takes = MODEL_KINDS[self.model].option_names
+        # Any kind's option that this kind lacks would be silently ignored: refuse it instead.
+        kind_options = {name for kind in MODEL_KINDS.values() for name in kind.option_names}
+        for field in dataclasses.fields(self):
+            name = field.name
+            if name in kind_options and name not in takes and getattr(self, name) != getattr(defaults, name):
                 raise ValueError(
-                    f"model {self.model!r} does not take {name} (it takes {list(MODEL_KINDS[self.model].option_names)}); "
+                    f"model {self.model!r} does not take {name} (it takes {list(takes)}); "
                     f"leave {name} at {getattr(defaults, name)!r} or choose another model."
                 )
+        if self.beta_schedule != defaults.beta_schedule and "beta" not in takes:
+            raise ValueError(
+                f"beta_schedule={self.beta_schedule!r} anneals beta, which model {self.model!r} does not take "
+                f"(it takes {list(takes)}); leave beta_schedule at {defaults.beta_schedule!r}."
+            )
         if self.preset is not None:
             from keras_vae.presets import PRESETS
 

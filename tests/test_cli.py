@@ -102,6 +102,22 @@ def test_bad_arguments_name_the_valid_values(args, message, capsys, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "m2", "--labels-per-class", "1", "--beta", "2"], "model 'm2' does not take beta"),
+        (["--model", "glow", "--binarize", "none", "--num-samples", "5"], "model 'glow' does not take num_samples"),
+        (["--model", "vae", "--num-scales", "3"], "model 'vae' does not take num_scales"),
+        (["--model", "ae", "--beta-schedule", "linear"], "anneals beta, which model 'ae' does not take"),
+    ],
+)
+def test_options_the_model_kind_would_ignore_are_refused(args, message, capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out)] + args + FAST) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_bad_data_fails_before_training_and_writes_nothing(tmp_path, capsys, fashion_mnist_data_dir):
     empty = tmp_path / "empty"
     empty.mkdir()
