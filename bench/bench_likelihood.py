@@ -97,68 +97,10 @@ def _keras_vae_model(seed=0, objective="elbo", num_samples=1):
 
 
 def _baseline_model():
-    """The keras.io VAE (fchollet's "Variational AutoEncoder" example) with MLP networks."""
-    import keras
-    from keras import layers, ops
+    """The keras.io VAE (fchollet's "Variational AutoEncoder" example) with this benchmark's MLP networks."""
+    from bench_speed import kerasio_vae
 
-    class BaselineSampling(layers.Layer):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.seed_generator = keras.random.SeedGenerator(1337)
-
-        def call(self, inputs):
-            z_mean, z_log_var = inputs
-            epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
-            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
-
-    inputs = keras.Input(shape=IMAGE)
-    h = layers.Flatten()(inputs)
-    for units in HIDDEN:
-        h = layers.Dense(units, activation="relu")(h)
-    z_mean = layers.Dense(LATENT, name="z_mean")(h)
-    z_log_var = layers.Dense(LATENT, name="z_log_var")(h)
-    z = BaselineSampling()([z_mean, z_log_var])
-    encoder = keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
-    latent = keras.Input(shape=(LATENT,))
-    h = latent
-    for units in HIDDEN[::-1]:
-        h = layers.Dense(units, activation="relu")(h)
-    outputs = layers.Reshape(IMAGE)(layers.Dense(784, activation="sigmoid")(h))
-    decoder = keras.Model(latent, outputs, name="decoder")
-
-    class BaselineVAE(keras.Model):
-        def __init__(self, encoder, decoder, **kwargs):
-            super().__init__(**kwargs)
-            self.encoder = encoder
-            self.decoder = decoder
-            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
-            self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
-            self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
-
-        @property
-        def metrics(self):
-            return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
-
-        def train_step(self, data):
-            import tensorflow as tf
-
-            with tf.GradientTape() as tape:
-                z_mean, z_log_var, z = self.encoder(data)
-                reconstruction = self.decoder(z)
-                reconstruction_loss = ops.mean(
-                    ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
-                )
-                kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
-                kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
-                total_loss = reconstruction_loss + kl_loss
-            grads = tape.gradient(total_loss, self.trainable_weights)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-            self.total_loss_tracker.update_state(total_loss)
-            self.reconstruction_loss_tracker.update_state(reconstruction_loss)
-            self.kl_loss_tracker.update_state(kl_loss)
-            return {m.name: m.result() for m in self.metrics}
-
-    return BaselineVAE(encoder, decoder)
+    return kerasio_vae("mlp", mlp_hidden_units=HIDDEN, mlp_latent_dim=LATENT)
 
 
 # Speed -------------------------------------------------------------------------------------

@@ -73,7 +73,15 @@ def load_fashion_mnist(split="train"):
 # The keras.io example, written as it is published (only the data source differs) -------------
 
 
-def kerasio_vae(kind="conv"):
+def kerasio_vae(kind="conv", mlp_hidden_units=(512, 256), mlp_latent_dim=32):
+    """The keras.io example's model, compiled as published: its conv network, or the same VAE with MLP networks.
+
+    Args:
+        kind: str, "conv" (the example's network, latent 2) or "mlp".
+        mlp_hidden_units: tuple of int, default (512, 256) (the CLI's default MLP). The encoder's
+            widths; the decoder mirrors them.
+        mlp_latent_dim: int, default 32.
+    """
     import keras
     import tensorflow as tf
     from keras import layers, ops
@@ -99,12 +107,12 @@ def kerasio_vae(kind="conv"):
         x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
         x = layers.Flatten()(x)
         x = layers.Dense(16, activation="relu")(x)
-    else:  # the CLI's default MLP sizes
-        latent_dim = 32
+    else:
+        latent_dim = mlp_latent_dim
         encoder_inputs = keras.Input(shape=(28, 28, 1))
         x = layers.Flatten()(encoder_inputs)
-        x = layers.Dense(512, activation="relu")(x)
-        x = layers.Dense(256, activation="relu")(x)
+        for units in mlp_hidden_units:
+            x = layers.Dense(units, activation="relu")(x)
     z_mean = layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
     z = Sampling()([z_mean, z_log_var])
@@ -118,8 +126,9 @@ def kerasio_vae(kind="conv"):
         x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
         decoder_outputs = layers.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(x)
     else:
-        x = layers.Dense(256, activation="relu")(latent_inputs)
-        x = layers.Dense(512, activation="relu")(x)
+        x = latent_inputs
+        for units in mlp_hidden_units[::-1]:
+            x = layers.Dense(units, activation="relu")(x)
         decoder_outputs = layers.Reshape((28, 28, 1))(layers.Dense(784, activation="sigmoid")(x))
     decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")
 
