@@ -160,7 +160,7 @@ def plot(tag):
 
     from keras_vae.plotting.png import save_figure
 
-    fig = Figure(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
     for path in sorted(glob.glob(os.path.join(RESULTS, f"presets_*{tag}.json"))):
         with open(path) as f:
@@ -171,7 +171,9 @@ def plot(tag):
         nll = [h["nll"] for h in result["history"]]
         line, = ax.plot(minutes, nll, marker="o", label=f"{result['preset']} (IS-{result['eval_samples']})")
         if result["published_nll"]["value"] is not None:
-            ax.axhline(result["published_nll"]["value"], color=line.get_color(), linestyle=":", linewidth=1)
+            ax.axhline(result["published_nll"]["value"], color=line.get_color(), linestyle=":", linewidth=1.5,
+                       label=f"{result['preset']}, published {result['published_nll']['value']:.2f}")
+    ax.margins(y=0.15)  # the published lines can sit at the data's edge
     ax.set_xlabel("training minutes (2 vCPU)")
     ax.set_ylabel("test NLL, nats per image")
     ax.set_title("Presets: NLL against training time (dotted: published)")

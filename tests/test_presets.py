@@ -72,3 +72,21 @@ def test_training_with_early_stopping_and_gated_units(tmp_path):
     assert "val_elbo" in rows[0] and len(rows) == metrics["epochs_completed"] == 2  # patience 1: 2 epochs at least
     assert float(rows[1]["loss"]) < float(rows[0]["loss"])  # the hvae with gated units learns
     assert metrics["settings"]["activation"] == "gated"
+
+
+def test_figures_reached_here_come_from_the_benchmark_results():
+    # presets.py quotes what bench/bench_presets.py measured: the quote must match the committed result.
+    import json
+
+    from keras_vae.presets import describe_presets
+
+    results = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "results")
+    lines = dict(line.split(": ", 1) for line in describe_presets())
+    for name, entry in PRESETS.items():
+        if entry["reached_here"] is None:
+            assert "here: not measured yet" in lines[name]
+            continue
+        with open(os.path.join(results, f"presets_{name}.json")) as f:
+            last = json.load(f)["history"][-1]
+        assert f"NLL {last['nll']:.2f} after {round(last['train_minutes'])} min" in entry["reached_here"]
+        assert entry["reached_here"] in lines[name]
