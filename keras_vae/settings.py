@@ -296,9 +296,8 @@ class TrainSettings:
         takes = MODEL_KINDS[self.model].option_names
         # Any kind's option that this kind lacks would be silently ignored: refuse it instead.
         kind_options = {name for kind in MODEL_KINDS.values() for name in kind.option_names}
-        for field in dataclasses.fields(self):
-            name = field.name
-            if name in kind_options and name not in takes and getattr(self, name) != getattr(defaults, name):
+        for name in sorted(kind_options - set(takes)):
+            if hasattr(defaults, name) and getattr(self, name) != getattr(defaults, name):
                 raise ValueError(
                     f"model {self.model!r} does not take {name} (it takes {list(takes)}); "
                     f"leave {name} at {getattr(defaults, name)!r} or choose another model."
