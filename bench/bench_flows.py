@@ -86,6 +86,7 @@ def main(argv=None):
     }
     tag = f"{args.minutes:g}min" + ("" if args.jit_compile else "_nojit") + (
         "" if args.models == list(MODELS) else "_" + "_".join(args.models))
+    path = os.path.join(RESULTS, f"flows_{tag}.json")
     for name in args.models:
         keras.utils.set_random_seed(args.seed)
         options = dict(MODELS[name])
@@ -121,14 +122,14 @@ def main(argv=None):
             "load_average_after": list(os.getloadavg()),
         }
         print(name, json.dumps(results["models"][name]), file=sys.stderr, flush=True)
-        atomic.write_json(os.path.join(RESULTS, f"flows_{tag}.json"), results)
+        atomic.write_json(path, results)  # after every model, so a stopped run keeps what it measured
     results["machine_at_end"] = _machine()
     results["note"] = (
         "2 vCPU; whether other jobs shared them shows in the load averages recorded at the start, after each "
         "model and at the end. A time-budgeted run: the figures say what this budget buys on this machine, "
         "not what the models reach at convergence."
     )
-    atomic.write_json(os.path.join(RESULTS, f"flows_{tag}.json"), results)
+    atomic.write_json(path, results)
     print(json.dumps(results, indent=2))
 
 
