@@ -53,10 +53,10 @@ keras.utils.set_random_seed(0)
 # with a fixed seed ("static"), which makes the test ELBO one well-defined number.
 
 # %%
-train_images, train_labels = load_tfds_images("fashion_mnist", "train", data_dir=DATA_DIR)
-test_images, test_labels = load_tfds_images("fashion_mnist", "test", data_dir=DATA_DIR)
-if FAST:
-    train_images, test_images, test_labels = train_images[:5000], test_images[:1000], test_labels[:1000]
+# Fast mode reads only the first images of each split (TFDS split slicing).
+train_split, test_split = ("train[:5000]", "test[:1000]") if FAST else ("train", "test")
+train_images, train_labels = load_tfds_images("fashion_mnist", train_split, data_dir=DATA_DIR)
+test_images, test_labels = load_tfds_images("fashion_mnist", test_split, data_dir=DATA_DIR)
 test_binary = binarize_static(test_images, seed=1)
 print(f"train {train_images.shape}, test {test_images.shape}, pixel range [{train_images.min()}, {train_images.max()}]")
 plotting.image_grid(test_images[:32], rows=4, cols=8, title="Test images")

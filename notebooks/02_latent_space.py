@@ -49,10 +49,10 @@ keras.utils.set_random_seed(0)
 # ## A VAE with two latent dimensions
 
 # %%
-train_images, _ = load_tfds_images("fashion_mnist", "train", data_dir=DATA_DIR)
-test_images, test_labels = load_tfds_images("fashion_mnist", "test", data_dir=DATA_DIR)
-if FAST:
-    train_images, test_images, test_labels = train_images[:5000], test_images[:2000], test_labels[:2000]
+# Fast mode reads only the first images of each split (TFDS split slicing).
+train_split, test_split = ("train[:5000]", "test[:2000]") if FAST else ("train", "test")
+train_images, _ = load_tfds_images("fashion_mnist", train_split, data_dir=DATA_DIR)
+test_images, test_labels = load_tfds_images("fashion_mnist", test_split, data_dir=DATA_DIR)
 test_binary = binarize_static(test_images, seed=1)
 
 model = build_vae((28, 28, 1), architecture="mlp", latent_dim=2, seed=0)

@@ -64,10 +64,10 @@ def compare(rows, names, title):
 # A 16-dimensional MLP VAE with a Bernoulli decoder on dynamically binarized Fashion-MNIST.
 
 # %%
-train_images, _ = load_tfds_images("fashion_mnist", "train", data_dir=DATA_DIR)
-test_images, _ = load_tfds_images("fashion_mnist", "test", data_dir=DATA_DIR)
-if FAST:
-    train_images, test_images = train_images[:5000], test_images[:1000]
+# Fast mode reads only the first images of each split (TFDS split slicing).
+train_split, test_split = ("train[:5000]", "test[:1000]") if FAST else ("train", "test")
+train_images, _ = load_tfds_images("fashion_mnist", train_split, data_dir=DATA_DIR)
+test_images, _ = load_tfds_images("fashion_mnist", test_split, data_dir=DATA_DIR)
 test_binary = binarize_static(test_images, seed=1)
 
 model = build_vae((28, 28, 1), architecture="mlp", latent_dim=16, seed=0)

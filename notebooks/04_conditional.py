@@ -56,11 +56,10 @@ keras.utils.set_random_seed(0)
 # `make_dataset(images, labels)` yields. The plain VAE of the same size is the comparison.
 
 # %%
-train_images, train_labels = load_tfds_images("fashion_mnist", "train", data_dir=DATA_DIR)
-test_images, test_labels = load_tfds_images("fashion_mnist", "test", data_dir=DATA_DIR)
-if FAST:
-    train_images, train_labels = train_images[:3000], train_labels[:3000]
-    test_images, test_labels = test_images[:1000], test_labels[:1000]
+# Fast mode reads only the first images of each split (TFDS split slicing).
+train_split, test_split = ("train[:3000]", "test[:1000]") if FAST else ("train", "test")
+train_images, train_labels = load_tfds_images("fashion_mnist", train_split, data_dir=DATA_DIR)
+test_images, test_labels = load_tfds_images("fashion_mnist", test_split, data_dir=DATA_DIR)
 test_binary = binarize_static(test_images, seed=1)
 
 models = {}

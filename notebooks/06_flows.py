@@ -57,11 +57,10 @@ keras.utils.set_random_seed(0)
 # NLL is importance-sampled (IS-K); the flows' is exact at one dequantisation per image (seed 0).
 
 # %%
-train_images, _ = load_tfds_images("fashion_mnist", "train", data_dir=DATA_DIR)
-test_images, test_labels = load_tfds_images("fashion_mnist", "test", data_dir=DATA_DIR)
-if FAST:
-    train_images = train_images[:256]
-    test_images, test_labels = test_images[:200], test_labels[:200]
+# Fast mode reads only the first images of each split (TFDS split slicing).
+train_split, test_split = ("train[:256]", "test[:200]") if FAST else ("train", "test")
+train_images, _ = load_tfds_images("fashion_mnist", train_split, data_dir=DATA_DIR)
+test_images, test_labels = load_tfds_images("fashion_mnist", test_split, data_dir=DATA_DIR)
 
 models, rows = {}, []
 for kind in ("realnvp", "glow", "vae"):

@@ -164,7 +164,8 @@ def test_vae_with_the_new_pieces_exports(likelihood, prior, posterior, tmp_path)
     shape = (8, 8, 1)
     x = np.round(random_images(32, shape) * 255) / 255
     model = build_vae(shape, latent_dim=D, likelihood=likelihood, prior=prior, posterior=posterior, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    # The export is under test; training these pieces under XLA is (test above, test_priors, test_likelihoods).
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
     model.fit(x, epochs=1, batch_size=16, verbose=0)
     report = export_model(model, str(tmp_path / "export"), num_draws=50)
     loaded = tf.saved_model.load(report["saved_model"]["path"])
