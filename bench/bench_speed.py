@@ -589,8 +589,11 @@ def op_profile(trace_dir, steps, top=15):
 
 
 def run_is(args):
-    """IS-K of the MLP decoder 40-300-300-784 with the fused and tfp log-densities, alternating.
+    """IS-K of the MLP decoder 40-300-300-784 with three log-densities, alternating.
 
+    "fused, XLA" is the default (`Bernoulli.log_prob` compiled with XLA inside the TensorFlow
+    graph, `likelihoods.log_densities_with_xla`); "fused, TF kernels" the same form run by
+    TensorFlow's CPU kernels (the default before); "tfp" tfp's Bernoulli log_prob by TF kernels.
     The decoder's FLOPs (2 * sum(in * out) per decoded latent) over the wall time of
     `importance_sampled_log_likelihood`, against the float32 matmul peak measured before and
     after in the same process (the higher of the two).
@@ -600,6 +603,7 @@ def run_is(args):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_likelihood
 
+    from keras_vae import likelihoods
     from keras_vae.data import binarize_static
     from keras_vae.evaluation import importance_sampled_log_likelihood
     from keras_vae.likelihoods import Bernoulli, Likelihood
@@ -607,23 +611,26 @@ def run_is(args):
     images = binarize_static(load_fashion_mnist("test")[: args.is_examples], seed=1)
     model = bench_likelihood._keras_vae_model()  # timing does not depend on the weights
     flops_per_latent = bench_likelihood.decoder_flops_per_latent()
-    fused = Bernoulli.log_prob
+    fused, default_function = Bernoulli.log_prob, likelihoods.log_prob_function
     densities = {"fused": fused, "tfp": Likelihood.log_prob}
-    configs = [("fused", 100, 250), ("tfp", 100, 250), ("fused", 100, 50)]
+    configs = [("fused", "XLA"), ("fused", "TF kernels"), ("tfp", "TF kernels")]
+    batch, chunk = 100, 250
     peaks = [bench_likelihood.measure_matmul_peak(seconds=4.0)]
-    runs = {f"{d}, batch {b}, chunk {c}": [] for d, b, c in configs}
+    runs = {f"{d}, {k}": [] for d, k in configs}
     estimates = {}
     for _ in range(args.rounds):
-        for density, batch, chunk in configs:
+        for density, kernels in configs:
             Bernoulli.log_prob = densities[density]
+            if kernels == "TF kernels":
+                likelihoods.log_prob_function = lambda likelihood: likelihood.log_prob
             try:
                 start = time.perf_counter()
                 log_px = importance_sampled_log_likelihood(model, images, num_samples=args.is_samples,
                                                            batch_size=batch, chunk_size=chunk)
                 seconds = time.perf_counter() - start
             finally:
-                Bernoulli.log_prob = fused
-            name = f"{density}, batch {batch}, chunk {chunk}"
+                Bernoulli.log_prob, likelihoods.log_prob_function = fused, default_function
+            name = f"{density}, {kernels}"
             runs[name].append({"seconds": seconds, "load_average_1_5_15_min": list(os.getloadavg())})
             estimates[name] = float(np.mean(log_px))
             print(name, round(seconds, 2), flush=True)
@@ -644,7 +651,8 @@ def run_is(args):
         }
     return {
         "description": f"importance_sampled_log_likelihood, IS-{args.is_samples} over the first {len(images)} "
-                       "Fashion-MNIST test images (binarized once, seed 1), MLP VAE 784-300-300-z40, graph mode",
+                       "Fashion-MNIST test images (binarized once, seed 1), MLP VAE 784-300-300-z40, graph mode, "
+                       f"batch {batch}, chunk {chunk}",
         "num_samples": args.is_samples,
         "num_examples": int(len(images)),
         "decoder_flops_per_latent": flops_per_latent,

@@ -29,6 +29,7 @@ from keras import ops
 
 from keras_vae import atomic, objectives
 from keras_vae.data.sprites import is_sprites
+from keras_vae.likelihoods import log_densities_with_xla
 from keras_vae.models.capabilities import BOUND, CLASSIFY, EXACT
 from keras_vae.runs import MODEL_FILE, Run, RunError, load_splits, model_inputs
 
@@ -170,7 +171,8 @@ def _iterate_estimates(model, images, num_samples, batch_size, chunk_size, seed,
             x = np.concatenate([x, np.zeros((batch_size - size,) + x.shape[1:], x.dtype)])
             c = None if c is None else np.concatenate([c, np.zeros((batch_size - size,) + c.shape[1:], c.dtype)])
         index = tf.range(start, start + batch_size, dtype=tf.int64)
-        outputs = estimator(tf.constant(x), None if c is None else tf.constant(c), index, seed_tensor)
+        with log_densities_with_xla():  # traced on the first call: the log-density is one XLA cluster
+            outputs = estimator(tf.constant(x), None if c is None else tf.constant(c), index, seed_tensor)
         yield tuple(np.asarray(o)[:size] for o in outputs)
 
 

@@ -6,6 +6,9 @@ p(x|z), the image a user sees); `distribution(parameters, event_ndims)` builds t
 (the learned scale of `Gaussian`), which is why it is a layer.
 """
 
+import contextlib
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -79,6 +82,12 @@ class Likelihood(keras.layers.Layer):
         return {self.mean_name: self.mean(parameters)}
 
 
+def _flatten_events(values, event_ndims):
+    """Reshapes (*batch, *event) to (*batch, prod(event)), the last `event_ndims` axes made one."""
+    values = tf.convert_to_tensor(values)
+    return tf.reshape(values, tf.concat([tf.shape(values)[: values.shape.rank - int(event_ndims)], [-1]], axis=0))
+
+
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Bernoulli(Likelihood):
     """p(x|z) = prod_i Bernoulli(x_i; sigmoid(logit_i)); the decoder outputs logits.
@@ -123,8 +132,10 @@ class Bernoulli(Likelihood):
         -1.3863
         """
         x = ops.cast(x, parameters.dtype)
-        axes = tuple(range(-int(event_ndims), 0))
-        return ops.sum(x * parameters - ops.softplus(parameters), axis=axes)
+        # The pixels are independent given z, so the event axes may be summed as one flat axis:
+        # XLA vectorises a reduction over 784 contiguous values, not over 28 x 28 x 1.
+        parameters, x = _flatten_events(parameters, event_ndims), _flatten_events(x, event_ndims)
+        return ops.sum(x * parameters - ops.softplus(parameters), axis=-1)
 
     def mean(self, parameters):
         return ops.sigmoid(parameters)
@@ -436,3 +447,51 @@ def get_likelihood(identifier):
     'Bernoulli'
     """
     return lookup_layer(identifier, LIKELIHOODS, Likelihood, "likelihood")
+
+_XLA = threading.local()
+
+
+@contextlib.contextmanager
+def log_densities_with_xla():
+    """Within this context, `log_prob_function` gives log-densities compiled with XLA.
+
+    For importance-sampled evaluation on a CPU, where the decoder runs as a TensorFlow
+    graph and the log-density is evaluated on chunk x batch x pixels values at once:
+    TensorFlow's CPU kernels compute Bernoulli's sum_i x_i l_i - softplus(l_i) in four
+    passes, and its softplus kernel alone cost about as much as the decoder's 300 x 784
+    matrix product on 25,000 latents; XLA fuses the passes and vectorises the softplus.
+    Measured (`bench/bench_speed.py --part is`, 2 cores): IS-1000 of an MLP VAE 1.25x
+    faster. Only `keras_vae.evaluation` enters it: graphs traced elsewhere (the train
+    step, the exported signatures) never contain an XLA-compiled function, so a
+    SavedModel does not need XLA to run.
+
+    Example:
+    >>> import numpy as np
+    >>> logits, x = np.zeros((1, 2), "float32"), np.ones((1, 2), "float32")
+    >>> with log_densities_with_xla():
+    ...     log_prob = log_prob_function(Bernoulli())
+    >>> round(float(log_prob(logits, x, event_ndims=1)[0]), 4)
+    -1.3863
+    """
+    previous = getattr(_XLA, "on", False)
+    _XLA.on = True
+    try:
+        yield
+    finally:
+        _XLA.on = previous
+
+
+def log_prob_function(likelihood):
+    """Returns `likelihood.log_prob`, compiled with XLA inside `log_densities_with_xla()`.
+
+    Args:
+        likelihood: a `Likelihood`.
+
+    Returns:
+        A callable (parameters, x, event_ndims) -> log p(x|z): the same density either way,
+        to float32 rounding.
+    """
+    if not getattr(_XLA, "on", False):
+        return likelihood.log_prob
+    # event_ndims is a Python int: each value traces once; autograph has nothing to convert.
+    return tf.function(likelihood.log_prob, jit_compile=True, autograph=False)

@@ -11,6 +11,8 @@ from keras_vae.likelihoods import (
     DiscretizedLogistic,
     HeteroscedasticGaussian,
     get_likelihood,
+    log_densities_with_xla,
+    log_prob_function,
 )
 from tests.helpers import assert_config_round_trip
 
@@ -50,6 +52,23 @@ def test_fused_bernoulli_log_density_equals_tfp_and_float64_reference():
     assert fused.shape == tfp_value.shape == (2, 3)
     np.testing.assert_allclose(fused, tfp_value, rtol=1e-6, atol=1e-4)
     np.testing.assert_allclose(fused, reference, rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_log_density_compiled_with_xla_equals_the_plain_one(name):
+    # What importance-sampled evaluation runs (keras_vae.evaluation enters the context): a sample
+    # axis of decoder outputs against a batch of 8-bit grey images, which every likelihood supports.
+    likelihood = get_likelihood(name)
+    x = (RNG.integers(0, 256, size=(3, 4, 4, 1)) / 255).astype("float32")
+    parameters = RNG.normal(size=(2, 3, 4, 4, likelihood.parameter_channels(1))).astype("float32")
+    assert log_prob_function(likelihood) == likelihood.log_prob
+    with log_densities_with_xla():
+        compiled = log_prob_function(likelihood)
+    assert compiled != likelihood.log_prob and log_prob_function(likelihood) == likelihood.log_prob  # context left
+    plain = np.asarray(likelihood.log_prob(parameters, x, event_ndims=3))
+    assert plain.shape == (2, 3) and np.all(np.isfinite(plain))
+    # float32 rounding of sums over 16 values of up to about 10 nats each (XLA's own exp and log).
+    np.testing.assert_allclose(np.asarray(compiled(parameters, x, event_ndims=3)), plain, rtol=1e-5, atol=1e-4)
 
 
 def test_conv_trains_without_xla_on_a_cpu_and_mlp_with_it():

@@ -6,7 +6,7 @@ import keras
 import tensorflow_probability as tfp
 from keras import ops
 
-from keras_vae import objectives
+from keras_vae import likelihoods, objectives
 from keras_vae.layers.noise import stateless_seed
 from keras_vae.layers.sampling import Sampling
 from keras_vae.models.capabilities import BOUND, POSTERIOR, PRIOR
@@ -247,8 +247,10 @@ class VAE(GenerativeModel):
             condition_vector = ops.tile(condition_vector, (num_draws, 1))
         parameters = self.decoder(self.with_condition(flat_z, condition_vector), training=training)
         parameters = ops.reshape(parameters, (num_draws, -1) + tuple(parameters.shape[1:]))
-        # The likelihood's own log-density: for a Bernoulli one fused form, not tfp's (same density).
-        return self.likelihood.log_prob(parameters, x, event_ndims=len(self.data_shape))
+        # The likelihood's own log-density (for a Bernoulli one fused form, not tfp's: the same density),
+        # compiled with XLA when `keras_vae.evaluation` asks for it.
+        log_prob = likelihoods.log_prob_function(self.likelihood)
+        return log_prob(parameters, x, event_ndims=len(self.data_shape))
 
     def _training_terms(self, x, condition_vector, num_samples, training):
         eps = self.sampling.noise((num_samples, ops.shape(x)[0], self.noise_dim))
