@@ -30,7 +30,9 @@ two MLP models and prints the time per op type (needs `pip install xprof`, a pro
 is not a dependency of keras-vae).
 
 The IS part times `evaluation.importance_sampled_log_likelihood` (MLP 40-300-300-784 decoder,
-as bench_likelihood.py --part is) against a float32 matmul peak measured in the same run.
+as bench_likelihood.py --part is) against a float32 matmul peak measured in the same run, with the
+Bernoulli log-density compiled with XLA (the default), by TensorFlow's kernels and by tfp;
+`--part is_pieces` times one chunk's last matrix product and its log-density computed four ways.
 
     python bench/bench_speed.py --rounds 3
 """
@@ -354,7 +356,7 @@ def write(name, data):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["train", "worker", "paired", "is", "profile", "ops", "all"], default="all")
+    parser.add_argument("--part", choices=["train", "worker", "paired", "is", "is_pieces", "profile", "ops", "all"], default="all")
     parser.add_argument("--kinds", default="conv,mlp", help="profile: conv, mlp or both")
     parser.add_argument("--variant", choices=VARIANTS)
     parser.add_argument("--variants", default=",".join(VARIANTS))
@@ -379,6 +381,9 @@ def main(argv=None):
         return
     if args.part == "paired":
         write(f"speed_paired{args.tag}", run_paired(args))
+        return
+    if args.part == "is_pieces":
+        write(f"speed_is_pieces{args.tag}", is_log_density_pieces(rounds=args.rounds))
         return
     if args.part == "ops":
         write(f"speed_ops{args.tag}", run_ops(args))
@@ -539,6 +544,62 @@ def profile_pieces(kind, jit_compile, reps=15, rounds=3):
         for name, fn in pieces.items():
             runs[name].append(_median_ms(fn, reps))
     return {name: {"median_ms": statistics.median(v), "rounds_ms": v} for name, v in runs.items()}
+
+
+def is_log_density_pieces(reps=5, rounds=5):
+    """Median ms of the pieces of one importance-sampling chunk (250 draws x 100 images x 784 pixels).
+
+    The decoder's last matrix product (25,000 x 300 by 300 x 784, with its bias), TensorFlow's
+    softplus kernel summed, and the Bernoulli log-density x l - softplus(l) summed over each image
+    four ways: TensorFlow kernels over the image axes (28, 28, 1), XLA over the image axes, XLA
+    over one flat axis of 784 (what `Bernoulli.log_prob` does inside `log_densities_with_xla`), and
+    TensorFlow kernels over the flat axis. Each log-density piece includes the matrix product that
+    makes its logits, so every figure is a chunk's last layer plus its log-density.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    chunk, batch, hidden = 250, 100, 300
+    h = tf.constant(rng.normal(size=(chunk * batch, hidden)).astype("float32"))
+    kernel = tf.constant((rng.normal(size=(hidden, 784)) * 0.05).astype("float32"))
+    bias = tf.zeros((784,))
+    x = tf.constant((rng.uniform(size=(batch, 28, 28, 1)) > 0.5).astype("float32"))
+
+    def density(logits, x, axes):
+        return tf.reduce_sum(x * logits - tf.nn.softplus(logits), axis=axes)
+
+    image_axes, flat_axis = (-3, -2, -1), -1
+    xla_density = tf.function(density, jit_compile=True, autograph=False)
+
+    def chunk_with(piece):
+        def run():
+            logits = tf.matmul(h, kernel) + bias
+            return piece(logits)
+        return tf.function(run)
+
+    pieces = {
+        "matrix product 25,000 x 300 x 784 (+ bias)": chunk_with(lambda l: l[:1, :1]),
+        "+ softplus summed (TF kernel)": chunk_with(lambda l: tf.reduce_sum(tf.nn.softplus(l), -1)),
+        "+ log-density, TF kernels, image axes": chunk_with(
+            lambda l: density(tf.reshape(l, (chunk, batch, 28, 28, 1)), x, image_axes)),
+        "+ log-density, TF kernels, flat axis": chunk_with(
+            lambda l: density(tf.reshape(l, (chunk, batch, 784)), tf.reshape(x, (batch, 784)), flat_axis)),
+        "+ log-density, XLA, image axes": chunk_with(
+            lambda l: xla_density(tf.reshape(l, (chunk, batch, 28, 28, 1)), x, image_axes)),
+        "+ log-density, XLA, flat axis": chunk_with(
+            lambda l: xla_density(tf.reshape(l, (chunk, batch, 784)), tf.reshape(x, (batch, 784)), flat_axis)),
+    }
+    for fn in pieces.values():
+        fn()
+    runs = {name: [] for name in pieces}
+    for _ in range(rounds):
+        for name, fn in pieces.items():
+            runs[name].append(_median_ms(lambda: np.asarray(fn()), reps))
+    for name, values in runs.items():
+        print(f"{statistics.median(values):8.1f} ms  {name}", flush=True)
+    return {"pieces": {name: {"median_ms": statistics.median(v), "rounds_ms": v} for name, v in runs.items()},
+            "rounds": rounds, "calls_per_round": reps, "load_average_1_5_15_min": list(os.getloadavg())}
 
 
 # Per-op profile: which TensorFlow ops a training step spends its time in ---------------------

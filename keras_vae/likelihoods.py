@@ -448,6 +448,7 @@ def get_likelihood(identifier):
     """
     return lookup_layer(identifier, LIKELIHOODS, Likelihood, "likelihood")
 
+
 _XLA = threading.local()
 
 
@@ -458,10 +459,10 @@ def log_densities_with_xla():
     For importance-sampled evaluation on a CPU, where the decoder runs as a TensorFlow
     graph and the log-density is evaluated on chunk x batch x pixels values at once:
     TensorFlow's CPU kernels compute Bernoulli's sum_i x_i l_i - softplus(l_i) in four
-    passes, and its softplus kernel alone cost about as much as the decoder's 300 x 784
-    matrix product on 25,000 latents; XLA fuses the passes and vectorises the softplus.
-    Measured (`bench/bench_speed.py --part is`, 2 cores): IS-1000 of an MLP VAE 1.25x
-    faster. Only `keras_vae.evaluation` enters it: graphs traced elsewhere (the train
+    passes, and its softplus kernel alone costs more than the decoder's 300 x 784 matrix
+    product on 25,000 latents; XLA fuses the passes and halves the log-density's time
+    (`bench/bench_speed.py --part is_pieces`): IS-1000 of an MLP VAE 1.25x faster
+    (`--part is`, 2 cores). Only `keras_vae.evaluation` enters it: graphs traced elsewhere (the train
     step, the exported signatures) never contain an XLA-compiled function, so a
     SavedModel does not need XLA to run.
 
