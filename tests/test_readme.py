@@ -10,8 +10,9 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 def test_quickstart_runs(tmp_path, monkeypatch):
     code = re.search(r"## Quickstart in Python\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
-    assert "epochs=5" in code
-    code = code.replace("epochs=5", "epochs=1")
+    assert "epochs=5" in code and code.count('"train")') == 1
+    # One epoch on the first 6,000 training images: the same code path in a fraction of the time.
+    code = code.replace("epochs=5", "epochs=1").replace('"train")', '"train[:6000]")')
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(compile(code, str(README), "exec"), namespace)
