@@ -501,7 +501,8 @@ def test_a_second_export_to_the_same_out_is_refused(exported, tmp_path):
 def test_a_killed_export_leaves_temporaries_that_the_next_export_removes(exported, tmp_path, capsys):
     # Issue 19, case 4: a SIGKILLed export left `.NAME.export-XXXX` (13-18 MB) beside the destination for good.
     out = tmp_path / "exp"
-    command = [sys.executable, "-m", "keras_vae", "export", str(exported["run_dir"]), "--out", str(out)]
+    arguments = ["export", str(exported["run_dir"]), "--out", str(out)]
+    command = [sys.executable, "-m", "keras_vae", *arguments]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
 
     def temporaries():
@@ -522,7 +523,7 @@ def test_a_killed_export_leaves_temporaries_that_the_next_export_removes(exporte
     leftovers = temporaries()
     assert killed.returncode == -signal.SIGKILL and len(leftovers) == 1 and not out.exists()
     # The next export (in this process: the kill is what needed a process of its own) cleans up.
-    assert cli_main(command[3:]) == 0, capsys.readouterr().err[-3000:]
+    assert cli_main(arguments) == 0, capsys.readouterr().err[-3000:]
     assert f"removed {leftovers[0]}, the temporary directory of an export that was interrupted" in capsys.readouterr().out
     assert json.loads((out / "export_report.json").read_text())["removed_leftovers"] == [str(leftovers[0])]
     assert temporaries() == [] and sorted(os.listdir(tmp_path)) == ["exp"]  # the stale lock is gone too

@@ -5,7 +5,8 @@ import pytest
 
 from keras_vae.data import load_tfds_images, make_dataset
 from keras_vae.models import build_vae
-from keras_vae.training import XLA_SLOWER_ON_CPU
+from keras_vae.settings import TrainSettings
+from keras_vae.training import uses_xla
 
 # After 2 epochs on 6,000 images (seed 0) the held-out ELBO (nats per example) must
 # gain at least `gain` and reach at least `floor`. Measured on this machine:
@@ -29,7 +30,7 @@ def test_short_fit_raises_held_out_elbo(fashion_subset, architecture, likelihood
     keras.utils.set_random_seed(0)
     model = build_vae(train.shape[1:], architecture=architecture, latent_dim=8, likelihood=likelihood, seed=0)
     # As `keras-vae train` compiles it: XLA except where it is slower on a CPU (the conv step).
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=architecture not in XLA_SLOWER_ON_CPU)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=uses_xla(TrainSettings(architecture=architecture)))
     train_data = make_dataset(train, batch_size=64, binarize=binarize, seed=0)
     # One fixed binarization of the held-out images, so before and after see the same data.
     test_data = make_dataset(test, batch_size=250, shuffle=False, binarize="none" if binarize == "none" else "static", seed=1)

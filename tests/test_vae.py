@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from keras_vae import VAE, Gaussian, MLPDecoder, MLPEncoder
 from keras_vae.models import build_vae
-from keras_vae.training import XLA_SLOWER_ON_CPU
+from keras_vae.settings import TrainSettings
+from keras_vae.training import uses_xla
 from tests.helpers import assert_vae_round_trip, random_images
 
 SHAPE = (8, 8, 1)
@@ -19,7 +20,7 @@ SHAPE = (8, 8, 1)
 def small_vae(likelihood="bernoulli", architecture="mlp", **kwargs):
     model = build_vae(SHAPE, architecture=architecture, latent_dim=3, likelihood=likelihood, seed=0, **kwargs)
     # XLA as `keras-vae train` uses it: not for the conv step, which XLA slows down on a CPU.
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=architecture not in XLA_SLOWER_ON_CPU)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=uses_xla(TrainSettings(architecture=architecture)))
     return model
 
 
