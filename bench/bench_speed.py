@@ -15,9 +15,9 @@ Variants (each timed in its own child process, the variants alternating, --round
   kerasio_mlp       the keras.io example's model and loop with the CLI's default MLP networks
                     (784-512-256-z32 / 32-256-512-784), run as keras.io runs it.
   keras_vae_mlp_cli the network `keras-vae train` builds by default, compiled and fed as it does.
-  keras_vae_conv_same_bf16  keras_vae_conv_same under Keras' "mixed_bfloat16" policy (bfloat16
-                    arithmetic, float32 weights): not a default, measured to say what lower precision
-                    would buy on a CPU with bfloat16 units (AVX512_BF16 / AMX, as this machine has).
+  keras_vae_*_bf16  a keras-vae variant under Keras' "mixed_bfloat16" policy (bfloat16 arithmetic,
+                    float32 weights): not a default, measured to say what lower precision would buy
+                    on a CPU with bfloat16 units (AVX512_BF16 / AMX, as this machine has).
 
 `--part paired` runs a keras.io variant and a keras-vae variant in ONE process, alternating short
 `fit` calls (--steps each, --rounds pairs), and reports the median of the pair-by-pair ratios: on
@@ -52,14 +52,14 @@ from bench_likelihood import _machine as machine  # noqa: E402  (the one machine
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEBIAN = "/usr/share/datasets/fashion-mnist"
-VARIANTS = ("kerasio_conv", "keras_vae_conv_same", "keras_vae_conv_cli", "kerasio_mlp", "keras_vae_mlp_cli",
-            "keras_vae_conv_same_bf16")
 PAIRS = {  # keras-vae variant -> the keras.io variant it is compared with
     "keras_vae_conv_same": "kerasio_conv",
-    "keras_vae_conv_same_bf16": "kerasio_conv",
     "keras_vae_conv_cli": "kerasio_conv",
     "keras_vae_mlp_cli": "kerasio_mlp",
 }
+PAIRS.update({f"{ours}_bf16": theirs for ours, theirs in PAIRS.items()})
+VARIANTS = ("kerasio_conv", "keras_vae_conv_same", "keras_vae_conv_cli", "kerasio_mlp", "keras_vae_mlp_cli",
+            "keras_vae_conv_same_bf16", "keras_vae_conv_cli_bf16", "keras_vae_mlp_cli_bf16")
 
 
 def load_fashion_mnist(split="train"):
@@ -222,7 +222,18 @@ def make_fit(variant, images, batch, longest_fit):
     """Builds one variant's model and returns `(model, fit(steps))`, fed as that variant is fed.
 
     `longest_fit` is the most steps one `fit` call will take (each call starts a new iterator).
+    A `_bf16` variant is built under Keras' "mixed_bfloat16" policy, the others under float32.
     """
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if variant.endswith("_bf16") else "float32")
+    try:
+        return _make_fit(variant.removesuffix("_bf16"), images, batch, longest_fit)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _make_fit(variant, images, batch, longest_fit):
     if variant.startswith("kerasio"):
         model = kerasio_vae("conv" if "conv" in variant else "mlp")
 
@@ -252,7 +263,7 @@ def run_paired(args):
     keras.utils.set_random_seed(0)
     images = load_fashion_mnist("train")
     out = {"steps_per_fit": {}, "pairs": {}}
-    for ours in [v for v in args.variants.split(",") if v in PAIRS and not v.endswith("_bf16")]:
+    for ours in [v for v in args.variants.split(",") if v in PAIRS]:
         theirs = PAIRS[ours]
         steps = args.steps or (30 if "conv" in ours else 150)
         fits = {name: make_fit(name, images, args.batch_size, max(args.warmup, steps))[1] for name in (theirs, ours)}
@@ -286,8 +297,6 @@ def worker(args):
     import keras
 
     keras.utils.set_random_seed(0)
-    if args.variant.endswith("_bf16"):
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     images = load_fashion_mnist("train")
     batch = args.batch_size
     model, fit = make_fit(args.variant, images, batch, max(args.warmup, args.steps))
