@@ -34,8 +34,7 @@ What the presets change, and why:
   may stop the run first, and says so.
 
 Figures reached on this machine (`bench/bench_presets.py --minutes 60`, IS-5000 on all 10,000
-test images, 2 vCPU; BENCHMARKS.md): `vae` 228.76 nats after 60 minutes (published 228.70),
-`vae_vamp` 228.50 (published 227.35); `hvae_vamp` and `convhvae_vamp` are not measured yet.
+test images, 2 vCPU) are each entry's `reached_here` below, with the curves in BENCHMARKS.md.
 """
 
 import copy
