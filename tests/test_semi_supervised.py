@@ -261,6 +261,9 @@ def test_cli_trains_evaluates_and_records_the_labelled_subset(tmp_path, capsys):
     np.testing.assert_array_equal(np.bincount(recorded), [4, 4, 4])
     np.testing.assert_array_equal(train_labels[indices], recorded)
     metrics = run.read_metrics()
+    # M2's Bernoulli likelihood sees grey levels unless --binarize says otherwise (its classifier
+    # then learns on the images it classifies); a VAE's default stays dynamic binarization.
+    assert metrics["settings"]["binarize"] == "none"
     assert metrics["labelled_subset"]["num_labelled"] == 12
     assert metrics["labelled_subset"]["alpha"] == pytest.approx(0.1 * len(train_labels) / 12)
     assert 0 <= metrics["test"]["accuracy"] <= 1

@@ -44,7 +44,7 @@ def add_parser(subparsers):
                        help="decoder distribution p(x|z) (default: %(default)s)")
     train.add_argument("--gaussian-scale", type=number, default=None, help="fixed sigma (default: learned)")
     train.add_argument("--binarize", choices=list(BINARIZATIONS), default=None,
-                       help="default: dynamic for bernoulli, none for gaussian")
+                       help="default: dynamic for bernoulli (none for m2 and the flows), none for the others")
     train.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="(default: %(default)s)")
     train.add_argument("--steps-per-epoch", type=positive_int, default=None,
                        help="batches per epoch (default: one pass over the training data)")
@@ -150,8 +150,9 @@ def settings_from_args(args):
     if values.get("binarize") is None:
         from keras_vae.models.builder import MODEL_KINDS
 
-        grey = values.get("model") in MODEL_KINDS and MODEL_KINDS[values["model"]].trains_on_grey_levels
-        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" and not grey else "none"
+        kind = MODEL_KINDS.get(values.get("model"))
+        binarizes = kind is None or (kind.binarizes_by_default and not kind.trains_on_grey_levels)
+        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" and binarizes else "none"
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
     return TrainSettings(**{k: v for k, v in values.items() if k in fields})
 

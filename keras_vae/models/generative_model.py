@@ -69,6 +69,9 @@ class GenerativeModel(InputChecks, keras.Model):
     trains_semi_supervised = False
     #: True for kinds that model 8-bit grey levels k/255 as they are (flows): never binarized.
     trains_on_grey_levels = False
+    #: False for kinds whose Bernoulli likelihood sees grey levels unless `--binarize` asks otherwise
+    #: (the semi-supervised VAE: its classifier then learns on the images it will classify).
+    binarizes_by_default = True
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
         super().__init__(**kwargs)
