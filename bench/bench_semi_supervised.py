@@ -139,7 +139,8 @@ def main(argv=None):
                             help="training budget (default: %(default)s)")
     parser.add_argument("--rows", default="baseline,m1,m1m2,m2",
                         help="which rows to train (comma-separated; m1_active: M1 on the active units' means only; "
-                             "baseline_binary: the baseline on binarized images, as M2 on pixels sees them)")
+                             "baseline_binary: the baseline on binarized images, as M2 on pixels sees them; "
+                             "baseline_matched: the baseline trained on as many labelled images as M2's classifier)")
     parser.add_argument("--binarize", choices=["none", "dynamic"], default="none",
                         help="what the Bernoulli likelihood of M1's VAE and of M2 on pixels sees: grey levels (its "
                              "cross-entropy, the expectation over dynamic binarizations; the classifiers then see the "
@@ -152,9 +153,9 @@ def main(argv=None):
     started = time.perf_counter()
     x, y = load_tfds_images("fashion_mnist", "train", data_dir=args.data_dir)
     x_test, y_test = load_tfds_images("fashion_mnist", "test", data_dir=args.data_dir)
-    # M2 on pixels was trained on binarized images: it classifies one fixed binarization of the test set.
+    # One fixed binarization of the test set: what a model trained on binarized images classifies.
     x_test_binary = binarize_static(x_test, seed=1)
-    # What the models on pixels classify: the images as they were trained on.
+    # What M2 on pixels classifies: the test images as it was trained on them.
     x_test_pixels = x_test_binary if args.binarize == "dynamic" else x_test
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
