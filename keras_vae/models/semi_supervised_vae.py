@@ -100,8 +100,9 @@ class SemiSupervisedVAE(ConditionalVAE):
     trains_semi_supervised = True
     # `keras-vae train --model m2` keeps grey levels: with binarized images the classifier learns on
     # noisy copies of what it classifies, which costs the labels-only classifier 1.3-2.7 points of
-    # test error on Fashion-MNIST (BENCHMARKS.md, "M2 on grey levels"); the Bernoulli cross-entropy on grey x is the expected
-    # log-likelihood of a dynamic binarization, so the bounds keep their meaning in expectation.
+    # test error on Fashion-MNIST (BENCHMARKS.md, "The same classifier on binarized images"). The
+    # Bernoulli cross-entropy on grey x is the expected log-likelihood of a dynamic binarization,
+    # so the bounds keep their meaning in expectation.
     binarizes_by_default = False
 
     def __init__(self, encoder, decoder, num_classes=None, classifier=None, alpha=0.1, **kwargs):
