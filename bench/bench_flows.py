@@ -9,10 +9,13 @@ levels k/255 (never binarized), then is evaluated on the first --test-examples t
     VAE    IS-K (--importance-samples) of log P(k), the discretized logistic's probability mass
            (`keras_vae.evaluation.evaluate_split`): the same units, nats per image of the 8-bit data
 
-bits/dim = NLL / (784 ln 2). Also measured: training images/s (over the whole budget), test
+bits/dim = NLL / (784 ln 2). With --checkpoints (minutes, e.g. 15,30,45) the same evaluation also runs at
+those points of the training budget, its time not counted as training, so one 60-minute run gives the
+curve. Also measured: training images/s (over the whole budget), test
 evaluation images/s and sampling images/s (500 draws). Writes bench/results/flows_<minutes>min.json.
 
     nice -n 5 python bench/bench_flows.py --minutes 6
+    python bench/bench_flows.py --minutes 60 --models glow vae --checkpoints 15,30,45
 """
 
 import argparse
@@ -34,10 +37,25 @@ MODELS = {
 }
 
 
+def _evaluate(model, test, importance_samples):
+    """The test NLL (exact for flows, IS-K for the VAE) and the seconds it took."""
+    from keras_vae.evaluation import evaluate_exact, evaluate_split
+    from keras_vae.models.capabilities import EXACT
+
+    start = time.perf_counter()
+    if model.can(EXACT):
+        evaluation = evaluate_exact(model, test, batch_size=500, seed=0)
+    else:
+        evaluation = evaluate_split(model, test, num_samples=importance_samples, batch_size=100, seed=0)
+    return evaluation, time.perf_counter() - start
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="training wall-clock per model")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--checkpoints", type=lambda text: [float(part) for part in text.split(",") if part],
+                        default=[], help="comma-separated training minutes at which to evaluate too (default: none)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--test-examples", type=int, default=10_000)
@@ -53,9 +71,7 @@ def main(argv=None):
 
     from keras_vae import atomic
     from keras_vae.data import load_tfds_images
-    from keras_vae.evaluation import evaluate_exact, evaluate_split
     from keras_vae.models.builder import build_model
-    from keras_vae.models.capabilities import EXACT
 
     train, _ = load_tfds_images("fashion_mnist", "train", data_dir=args.data_dir)
     test, _ = load_tfds_images("fashion_mnist", "test", data_dir=args.data_dir)
@@ -79,6 +95,7 @@ def main(argv=None):
         "batch_size": args.batch_size,
         "jit_compile": args.jit_compile,
         "learning_rate": args.learning_rate,
+        "checkpoints_minutes": sorted(args.checkpoints),
         "test_examples": int(len(test)),
         "units": "bits per dimension of the 8-bit data (NLL in nats per image / (784 ln 2))",
         "machine_at_start": _machine(),
@@ -92,16 +109,27 @@ def main(argv=None):
         options = dict(MODELS[name])
         model = build_model(name, (28, 28, 1), seed=args.seed, **options)
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=args.jit_compile)
-        limit = TimeLimit(args.minutes * 60)
-        start = time.perf_counter()
-        history = model.fit(train, batch_size=args.batch_size, epochs=10_000, callbacks=[limit], verbose=0)
-        train_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        if model.can(EXACT):
-            evaluation = evaluate_exact(model, test, batch_size=500, seed=0)
-        else:
-            evaluation = evaluate_split(model, test, num_samples=args.importance_samples, batch_size=100, seed=0)
-        eval_seconds = time.perf_counter() - start
+
+        # Training stops at each checkpoint for an evaluation and resumes; only fit's time counts.
+        stops = sorted(c for c in args.checkpoints if 0 < c < args.minutes) + [args.minutes]
+        train_seconds, train_steps, curve = 0.0, 0, []
+        for stop in stops:
+            limit = TimeLimit(stop * 60 - train_seconds)
+            start = time.perf_counter()
+            history = model.fit(train, batch_size=args.batch_size, epochs=10_000, callbacks=[limit], verbose=0)
+            train_seconds += time.perf_counter() - start
+            train_steps += limit.steps
+            evaluation, eval_seconds = _evaluate(model, test, args.importance_samples)
+            curve.append({
+                "train_minutes": train_seconds / 60.0,
+                "train_steps": train_steps,
+                "test_bits_per_dim": evaluation["bits_per_dim"],
+                "test_nll_nats": evaluation["nll"],
+                "test_nll_standard_error": evaluation["nll_standard_error"],
+                "eval_seconds": eval_seconds,
+                "load_average_after": list(os.getloadavg()),
+            })
+            print(name, json.dumps(curve[-1]), file=sys.stderr, flush=True)
         start = time.perf_counter()
         np.asarray(model.sample(500, seed=1))
         sample_seconds = time.perf_counter() - start
@@ -109,9 +137,9 @@ def main(argv=None):
         results["models"][name] = {
             "options": options,
             "parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
-            "train_steps": limit.steps,
+            "train_steps": train_steps,
             "train_seconds": train_seconds,
-            "train_images_per_second": limit.steps * args.batch_size / train_seconds,
+            "train_images_per_second": train_steps * args.batch_size / train_seconds,
             "last_epoch_train_metrics": last,
             "test_nll_nats": evaluation["nll"],
             "test_nll_standard_error": evaluation["nll_standard_error"],
@@ -120,6 +148,7 @@ def main(argv=None):
             "eval_images_per_second": len(test) / eval_seconds,
             "sample_images_per_second": 500 / sample_seconds,
             "load_average_after": list(os.getloadavg()),
+            "curve": curve,
         }
         print(name, json.dumps(results["models"][name]), file=sys.stderr, flush=True)
         atomic.write_json(path, results)  # after every model, so a stopped run keeps what it measured
