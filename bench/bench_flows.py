@@ -28,6 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_likelihood import _machine  # noqa: E402  (the one machine description)
+from bench_presets import _float_list  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 MODELS = {
@@ -54,7 +55,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="training wall-clock per model")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--checkpoints", type=lambda text: [float(part) for part in text.split(",") if part],
+    parser.add_argument("--checkpoints", type=_float_list,
                         default=[], help="comma-separated training minutes at which to evaluate too (default: none)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
