@@ -16,6 +16,7 @@ evaluation images/s and sampling images/s (500 draws). Writes bench/results/flow
 
     nice -n 5 python bench/bench_flows.py --minutes 6
     python bench/bench_flows.py --minutes 60 --models glow vae --checkpoints 15,30,45
+    python bench/bench_flows.py --minutes 60 --models glow --hidden-channels 64 --checkpoints 15,30,45
 """
 
 import argparse
@@ -63,6 +64,10 @@ def main(argv=None):
     parser.add_argument("--importance-samples", type=int, default=100)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden-channels", type=int, default=None,
+                        help="the flows' coupling-network width (default: 32, the width of the 15-minute table)")
+    parser.add_argument("--steps-per-scale", type=int, default=None,
+                        help="the flows' steps per scale (default: RealNVP 3, Glow 4)")
     parser.add_argument("--no-jit", dest="jit_compile", action="store_false",
                         help="no XLA: on a loaded machine compiling a flow's step can eat most of a short budget")
     args = parser.parse_args(argv)
@@ -102,12 +107,15 @@ def main(argv=None):
         "machine_at_start": _machine(),
         "models": {},
     }
+    flow_overrides = {key: value for key, value in (("hidden_channels", args.hidden_channels),
+                                                     ("steps_per_scale", args.steps_per_scale)) if value is not None}
     tag = f"{args.minutes:g}min" + ("" if args.jit_compile else "_nojit") + (
-        "" if args.models == list(MODELS) else "_" + "_".join(args.models))
+        "" if args.models == list(MODELS) else "_" + "_".join(args.models)) + "".join(
+        f"_{key}{value}" for key, value in flow_overrides.items())
     path = os.path.join(RESULTS, f"flows_{tag}.json")
     for name in args.models:
         keras.utils.set_random_seed(args.seed)
-        options = dict(MODELS[name])
+        options = dict(MODELS[name], **(flow_overrides if name != "vae" else {}))
         model = build_model(name, (28, 28, 1), seed=args.seed, **options)
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=args.jit_compile)
 
