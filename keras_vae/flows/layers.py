@@ -11,8 +11,8 @@ inverse and its log-determinant per example:
 `forward` and `inverse` go through `bijector()`, so the tfp object is the one definition of
 each map, with one exception: `AffineCoupling.forward` computes y and the log-determinant from one
 pass of its network, where the bijector's `forward` and `forward_log_det_jacobian` would run it
-twice (RealNVP trains 2.1x faster so; bench/bench_flow_step.py); a test holds the two equal. The weights are Keras 3 variables of the layer (the coupling networks are Keras 3
-layers), so a Keras model that holds these layers tracks and saves all of them; tfb.Glow and
+twice (RealNVP trains 2.1x faster so; bench/bench_flow_step.py); a test holds the two equal.
+The weights are Keras 3 variables of the layer (the coupling networks are Keras 3 layers), so a Keras model that holds these layers tracks and saves all of them; tfb.Glow and
 tfb.real_nvp_default_template would build old `tf_keras` variables that a Keras 3 model
 neither trains nor saves.
 
