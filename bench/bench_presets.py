@@ -16,8 +16,16 @@ Each run writes bench/results/presets_<preset><tag>.json after every checkpoint,
 bench/results/presets_nll_vs_minutes<tag>.png plots the NLL against training minutes for
 every presets_*<tag>.json present. The time spent evaluating is not counted as training.
 
+An evaluation can outlast the training (IS-5000 of a convolutional decoder on 10,000 images
+runs for hours on 2 CPU cores), so the two can run apart: --save-dir keeps the weights each
+checkpoint evaluates as a .keras file, --defer-evaluation only saves them during training, and
+--evaluate-saved later evaluates every checkpoint not yet evaluated, the last one first (it holds
+the preset's figure), writing the result file after each (an interrupted evaluation resumes at
+the next checkpoint).
+
     python bench/bench_presets.py --preset vae --minutes 60
-    python bench/bench_presets.py --preset convhvae_vamp --minutes 60
+    python bench/bench_presets.py --preset convhvae_vamp --minutes 60 --defer-evaluation --save-dir runs/presets
+    python bench/bench_presets.py --preset convhvae_vamp --evaluate-saved
     # smoke test (seconds, not a measurement):
     python bench/bench_presets.py --preset hvae_vamp --minutes 0.5 --checkpoints 0.25,0.5 \\
         --eval-samples 10 --eval-examples 200 --tag _smoke
@@ -53,13 +61,75 @@ def _write(path, data):
     print(f"wrote {path}", flush=True)
 
 
+def _test_images(data_dir, eval_examples):
+    from keras_vae.data import binarize_static
+
+    return binarize_static(_load("test", data_dir), seed=TEST_BINARIZATION_SEED)[:eval_examples]
+
+
+def _saved_model_path(args, train_seconds):
+    return os.path.join(args.save_dir, f"presets_{args.preset}{args.tag}_{train_seconds / 60:.1f}min.keras")
+
+
+def _evaluate(model, test_images, eval_samples):
+    """IS-K NLL, ELBO, KL and active units of `model` on `test_images`, with the time it took."""
+    from keras_vae.evaluation import evaluate_split
+
+    start = time.perf_counter()
+    result = evaluate_split(model, test_images, num_samples=eval_samples, batch_size=100)
+    result.update({
+        "eval_seconds": time.perf_counter() - start,
+        "load_average_1_5_15_min": list(os.getloadavg()),
+    })
+    return result
+
+
+def _report(record, entry, eval_samples):
+    print(f"{record['train_minutes']:6.1f} min, {record['epochs']:4d} epochs: IS-{eval_samples} NLL "
+          f"{record['nll']:.2f} (published {entry['published_nll']}), ELBO {record['elbo']:.2f}, "
+          f"{record['active_units']} active units", flush=True)
+
+
+def evaluate_saved(args):
+    """Evaluates the checkpoints a --defer-evaluation run saved, the last first, writing the result file after each.
+
+    The protocol (K, test images) is the one the training run recorded, not this command's flags.
+    Checkpoints already evaluated are skipped, so an interrupted evaluation resumes where it stopped.
+    """
+    from keras_vae.models.loading import load_model
+    from keras_vae.presets import PRESETS
+
+    path = _result_path(args.preset, args.tag)
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path} not found: run the training first with --defer-evaluation --save-dir DIR.")
+    with open(path) as f:
+        data = json.load(f)
+    # The last checkpoint first: it holds the preset's figure, the earlier ones only the curve.
+    pending = sorted((record for record in data["history"] if "nll" not in record),
+                     key=lambda record: -record["train_minutes"])
+    missing = [record.get("saved_model") for record in pending
+               if not record.get("saved_model") or not os.path.isfile(record["saved_model"])]
+    if missing:
+        raise SystemExit(f"{path}: saved weights not found for {len(missing)} checkpoint(s) ({missing}); "
+                         "they are written by --save-dir during training.")
+    test_images = _test_images(args.data_dir, data["eval_examples"])
+    for record in pending:
+        model = load_model(record["saved_model"])
+        record.update(_evaluate(model, test_images, data["eval_samples"]))
+        record["machine_at_evaluation"] = _machine()
+        _report(record, PRESETS[args.preset], data["eval_samples"])
+        _write(path, data)
+    plot(args.tag)
+    return data
+
+
 def run(args):
     import keras
     import numpy as np
 
+    from keras_vae import atomic
     from keras_vae.callbacks import make_beta_schedule
     from keras_vae.data import binarize_static, make_dataset
-    from keras_vae.evaluation import evaluate_split
     from keras_vae.presets import PRESETS, preset_settings
     from keras_vae.runs import Split
     from keras_vae.settings import TrainSettings
@@ -72,7 +142,7 @@ def run(args):
     if args.train_examples:
         train_images = train_images[: args.train_examples]
     kept, validation = _hold_out(Split(train_images), settings.validation_fraction, settings.seed)
-    test_images = binarize_static(_load("test", args.data_dir), seed=TEST_BINARIZATION_SEED)[: args.eval_examples]
+    test_images = _test_images(args.data_dir, args.eval_examples)
     validation_images = binarize_static(validation.examples, seed=settings.seed + 1)
     model = _build(settings, train_images.shape[1:], None)
     train_data = make_dataset(
@@ -102,31 +172,28 @@ def run(args):
         "train_examples": int(len(kept.examples)),
         "validation_examples": int(len(validation_images)),
         "notes": "NLL at the best validation-ELBO weights so far (early stopping's restore_best_weights); "
-                 "evaluation time not counted as training",
+                 "evaluation time not counted as training"
+                 + ("; evaluated later, in a separate process, from the saved weights (--evaluate-saved)"
+                    if args.defer_evaluation else ""),
         "history": history,
         "machine": _machine(),
     }
     path = _result_path(args.preset, args.tag)
     train_seconds, epoch, best, best_weights, waited, stopped = 0.0, 0, -np.inf, None, 0, False
 
-    def evaluate():
+    def checkpoint():
         current = model.get_weights()
         if best_weights is not None:
             model.set_weights(best_weights)
-        start = time.perf_counter()
-        result = evaluate_split(model, test_images, num_samples=args.eval_samples, batch_size=100)
+        record = {"train_minutes": train_seconds / 60.0, "epochs": epoch, "best_validation_elbo": float(best)}
+        if args.save_dir:
+            record["saved_model"] = _saved_model_path(args, train_seconds)
+            atomic.save_model(model, record["saved_model"])
+        if not args.defer_evaluation:
+            record.update(_evaluate(model, test_images, args.eval_samples))
+            _report(record, entry, args.eval_samples)
         model.set_weights(current)
-        result.update({
-            "train_minutes": train_seconds / 60.0,
-            "epochs": epoch,
-            "best_validation_elbo": float(best),
-            "eval_seconds": time.perf_counter() - start,
-            "load_average_1_5_15_min": list(os.getloadavg()),
-        })
-        history.append(result)
-        print(f"{train_seconds / 60:6.1f} min, {epoch:4d} epochs: IS-{args.eval_samples} NLL {result['nll']:.2f} "
-              f"(published {entry['published_nll']}), ELBO {result['elbo']:.2f}, "
-              f"{result['active_units']} active units", flush=True)
+        history.append(record)
         _write(path, data)
 
     while train_seconds < budget and epoch < settings.epochs and not stopped:
@@ -144,10 +211,10 @@ def run(args):
         if checkpoints and train_seconds >= checkpoints[0]:
             while checkpoints and train_seconds >= checkpoints[0]:  # one evaluation for every checkpoint passed
                 checkpoints.pop(0)
-            evaluate()
+            checkpoint()
     if checkpoints or stopped:  # the budget or early stopping ended training before the last checkpoint
         data["ended"] = "early stopping" if stopped else "epoch cap"
-        evaluate()
+        checkpoint()
     data["machine_at_end"] = _machine()
     _write(path, data)
     plot(args.tag)
@@ -165,10 +232,11 @@ def plot(tag):
     for path in sorted(glob.glob(os.path.join(RESULTS, f"presets_*{tag}.json"))):
         with open(path) as f:
             result = json.load(f)
-        if not result.get("history"):
+        evaluated = [h for h in result["history"] if "nll" in h]  # a --defer-evaluation run has none yet
+        if not evaluated:
             continue
-        minutes = [h["train_minutes"] for h in result["history"]]
-        nll = [h["nll"] for h in result["history"]]
+        minutes = [h["train_minutes"] for h in evaluated]
+        nll = [h["nll"] for h in evaluated]
         line, = ax.plot(minutes, nll, marker="o", label=f"{result['preset']} (IS-{result['eval_samples']})")
         if result["published_nll"]["value"] is not None:
             ax.axhline(result["published_nll"]["value"], color=line.get_color(), linestyle=":", linewidth=1.5,
@@ -199,7 +267,21 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
     parser.add_argument("--tag", default="", help="suffix of the result files")
+    parser.add_argument("--save-dir", default=None,
+                        help="also save the best weights at each checkpoint as DIR/presets_<preset><tag>_<M>min.keras")
+    parser.add_argument("--defer-evaluation", action="store_true",
+                        help="at each checkpoint only save the weights (needs --save-dir); --evaluate-saved "
+                             "evaluates them later")
+    parser.add_argument("--evaluate-saved", action="store_true",
+                        help="evaluate the checkpoints a --defer-evaluation run saved, filling in its result file")
     args = parser.parse_args(argv)
+    if args.defer_evaluation and not args.save_dir:
+        parser.error("--defer-evaluation needs --save-dir DIR, where the weights to evaluate later are kept")
+    if args.save_dir:
+        os.makedirs(args.save_dir, exist_ok=True)  # before training: a bad directory fails now, not at a checkpoint
+    if args.evaluate_saved:
+        evaluate_saved(args)
+        return
     if args.minutes <= 0 or args.eval_samples < 1 or args.eval_examples < 1:
         parser.error("--minutes, --eval-samples and --eval-examples must be positive")
     run(args)

@@ -75,7 +75,7 @@ PRESETS = {
     "hvae_vamp": {
         "description": "HVAE + VampPrior: two stochastic layers (z1 = z2 = 40), MLP gated networks",
         "published_nll": None,
-        "reached_here": None,
+        "reached_here": "IS-5000 NLL 228.66 after 60 min",
         "settings": {**_RECIPE, "model": "hvae", "architecture": "mlp", "prior": "vamp"},
     },
     "convhvae_vamp": {
