@@ -89,4 +89,6 @@ def test_figures_reached_here_come_from_the_benchmark_results():
         with open(os.path.join(results, f"presets_{name}.json")) as f:
             last = json.load(f)["history"][-1]
         assert f"NLL {last['nll']:.2f} after {round(last['train_minutes'])} min" in entry["reached_here"]
+        # An estimate from a subset of the test images must say so where users read the figure.
+        assert ("estimated" in entry["reached_here"]) == ("nll_method" in last)
         assert entry["reached_here"] in lines[name]
