@@ -52,7 +52,7 @@ def require_browser():
     if missing:
         raise BrowserMissing(
             f"The browser tests need {', '.join(missing)}: run `bash scripts/install.sh test` "
-            "(apt-get install chromium chromium-driver; pip install -e '.[test]')."
+            "(apt-get install chromium chromium-driver; pip install '.[test]')."
         )
 
 

@@ -142,8 +142,9 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
             see it (e.g. "/models/vae" in a container); default this export's own absolute path.
 
     Raises:
-        ValueError: another kind of model, an unbuilt one, a relative model_base_path, or web=True
-            for data that are no images. NotADirectoryError, FileExistsError: see `export_run`.
+        ValueError: another kind of model, an unbuilt one, an unsafe name
+            (`saved_model.check_model_name`), a relative model_base_path or one with a control
+            character, or web=True for data that are no images. NotADirectoryError, FileExistsError: see `export_run`.
         keras_vae.export.web.WebRuntimeMissing (a FileNotFoundError): web=True without LiteRT.js.
 
     Example (`export_run` shows a whole export):
@@ -155,6 +156,7 @@ def export_model(model, out_dir, name="vae", version=None, calibration_images=No
     ValueError: Cannot export an unbuilt model: its input shape and latent size are unknown. ...
     """
     saved_model_lib.require_built(model)
+    saved_model_lib.check_model_name(name)
     check_model_base_path(model_base_path)
     if web:  # refuse before any work
         web_lib.require_runtime()
@@ -209,11 +211,30 @@ def _export_locked(model, out_dir, name, version, calibration_images, num_draws,
 
 
 def check_model_base_path(model_base_path):
-    """Raises ValueError unless `model_base_path` is None or an absolute POSIX path (TF Serving's view)."""
-    if model_base_path is not None and not str(model_base_path).startswith("/"):
+    """Raises ValueError unless `model_base_path` is None or an absolute one-line POSIX path (TF Serving's view).
+
+    Args:
+        model_base_path: str or None. The --model-base-path of an export.
+
+    Example:
+    >>> check_model_base_path("/models/vae")
+    >>> check_model_base_path("/models/vae\\nmodel_platform: x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --model-base-path '/models/vae\\nmodel_platform: x' contains a control character ...
+    """
+    if model_base_path is None:
+        return
+    if not str(model_base_path).startswith("/"):
         raise ValueError(
             f"--model-base-path must be an absolute path as the server sees it (e.g. /models/vae), "
             f"got {model_base_path!r}."
+        )
+    # models.config escapes any character, but a newline or tab in a path is a pasting slip, not a folder.
+    if any(ord(char) < 32 or ord(char) == 127 for char in model_base_path):
+        raise ValueError(
+            f"--model-base-path {model_base_path!r} contains a control character (a newline, tab, ...); give the "
+            "model's folder as the server sees it, on one line (e.g. /models/vae)."
         )
 
 
@@ -251,7 +272,8 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
     Raises:
         FileNotFoundError: no run_dir or no model.keras in it (`keras_vae.runs.RunNotFoundError`),
             or web=True without LiteRT.js.
-        ValueError: a corrupt model.keras or a model of another kind, or a relative model_base_path.
+        ValueError: a corrupt model.keras or a model of another kind, an unsafe name, or a bad
+            model_base_path (`check_model_base_path`).
         NotADirectoryError, FileExistsError: `out_dir` is a file or a folder that is not an export
             (`check_destination`), another export to it is running (`keras_vae.locking.LockHeld`),
             or the version exists.
@@ -269,6 +291,7 @@ def export_run(run_dir, out_dir, name="vae", version=None, num_draws=1000, seed=
     """
     if web:  # refuse before loading the model
         web_lib.require_runtime()
+    saved_model_lib.check_model_name(name)
     check_model_base_path(model_base_path)
     check_destination(out_dir)  # before loading anything: a wrong --out fails at once
     model = Run(run_dir).load_model()  # RunModelError (a ModelLoadError) names the file and the problem

@@ -32,6 +32,7 @@ import shutil
 
 import keras
 
+from keras_vae import atomic
 from keras_vae.models.generative_model import GenerativeModel
 
 
@@ -91,6 +92,33 @@ def build_archive(model, checks=True):
     return archive
 
 
+#: What a served model's name may be: one path component (it names the folder `saved_model/<name>/`)
+#: of letters, digits, ".", "_" and "-", starting with a letter or digit, so it can neither leave
+#: the export (`../x`, `/x`), hide (`.x`) nor look like an option (`-x`).
+MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_model_name(name):
+    """Raises ValueError unless `name` is a safe served-model name (`MODEL_NAME_PATTERN`).
+
+    Args:
+        name: the --name of an export.
+
+    Example:
+    >>> check_model_name("vae")
+    >>> check_model_name("../../escape")
+    Traceback (most recent call last):
+    ...
+    ValueError: --name '../../escape' is not a safe model name: ...
+    """
+    if not isinstance(name, str) or not MODEL_NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"--name {name!r} is not a safe model name: it names the folder saved_model/<name>/ and the model TF "
+            "Serving serves, so it must be one path component of 1 to 100 letters, digits, '.', '_' or '-' "
+            "starting with a letter or digit (e.g. vae or fashion-vae_2)."
+        )
+
+
 def next_version(model_dir):
     """Returns 1 + the highest integer version directory in `model_dir` (1 when none).
 
@@ -115,7 +143,7 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
         verbose: bool, default False. Let ExportArchive print its signature summary.
 
     Raises:
-        ValueError: unbuilt model or invalid version.
+        ValueError: unbuilt model, unsafe name (`check_model_name`) or invalid version.
         FileExistsError: the version directory exists already (never overwritten).
 
     Example:
@@ -128,6 +156,7 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
     ('vae/1', ['decode', 'elbo', 'encode', 'reconstruct', 'sample', 'serving_default'])
     """
     require_built(model)
+    check_model_name(name)
     model_dir = os.path.join(base_dir, name)
     version = next_version(model_dir) if version is None else int(version)
     if version < 1:
@@ -151,21 +180,27 @@ def export_saved_model(model, base_dir, name="vae", version=None, verbose=False)
 def models_config_text(base_dir, names, base_path_prefix=None, model_base_path=None):
     """Returns TF Serving's model config (text proto) serving each of `names` from `base_dir`.
 
-    `model_base_path` (one name only) is the model's `base_path` exactly as given, e.g. "/models/vae".
+    Written by the protobuf library from tensorflow-serving-api's `ModelServerConfig` message
+    (the `export` extra), so any path is escaped as the text format needs (a quote in --out
+    stays inside its string); the names are checked with `check_model_name`.
+
+    Args:
+        base_dir: str. Directory holding `<name>/<version>/`.
+        names: list of str. The served models' names.
+        base_path_prefix: str or None. The base directory as the server sees it; default the absolute `base_dir`.
+        model_base_path: str or None. The one model's `base_path` exactly as given, e.g. "/models/vae".
     """
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
     if model_base_path is not None and len(names) != 1:
         raise ValueError(f"model_base_path names one model's folder; got {len(names)} models {names}.")
-    entries = []
+    config = model_server_config_pb2.ModelServerConfig()
     for name in names:
+        check_model_name(name)
         base = model_base_path or os.path.join(base_path_prefix or os.path.abspath(base_dir), name)
-        entries.append(
-            "  config {\n"
-            f'    name: "{name}"\n'
-            f'    base_path: "{base}"\n'
-            '    model_platform: "tensorflow"\n'
-            "  }\n"
-        )
-    return "model_config_list {\n" + "".join(entries) + "}\n"
+        config.model_config_list.config.add(name=name, base_path=base, model_platform="tensorflow")
+    return text_format.MessageToString(config, as_utf8=True)
 
 
 def write_models_config(base_dir, name="vae", base_path_prefix=None, model_base_path=None):
@@ -193,6 +228,5 @@ def write_models_config(base_dir, name="vae", base_path_prefix=None, model_base_
     """
     names = [name] if isinstance(name, str) else list(name)
     path = os.path.join(base_dir, "models.config")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(models_config_text(base_dir, names, base_path_prefix, model_base_path))
+    atomic.write_bytes(path, models_config_text(base_dir, names, base_path_prefix, model_base_path).encode("utf-8"))
     return path

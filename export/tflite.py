@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -124,7 +125,11 @@ def convert_decoder(saved_model_dir, variant, path, calibration=None):
     """
     if variant == "int8" and calibration is None:
         raise ValueError("The int8 variant needs calibration inputs (keras_vae.export.family.calibration_inputs).")
-    flatbuffer = _converter(saved_model_dir, variant, calibration).convert()
+    with warnings.catch_warnings():
+        # TensorFlow's own int8 calibrator runs its deprecated tf.lite.Interpreter and warns each
+        # time; keras-vae itself checks every file with ai_edge_litert (`load_interpreter`).
+        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated", category=UserWarning)
+        flatbuffer = _converter(saved_model_dir, variant, calibration).convert()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:
         f.write(flatbuffer)
@@ -185,7 +190,7 @@ def export_tflite_classifier(model, path):
 
 
 def load_interpreter(path, num_threads=1):
-    """Returns an allocated LiteRT interpreter for a .tflite file (ai_edge_litert, else tf.lite).
+    """Returns an allocated LiteRT interpreter (ai_edge_litert, the phones' runtime) for a .tflite file.
 
     Example:
     >>> import tempfile
@@ -194,10 +199,8 @@ def load_interpreter(path, num_threads=1):
     >>> [detail["name"] for detail in load_interpreter(path["float32"]).get_output_details()]
     ['StatefulPartitionedCall:0']
     """
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - the "export" extra installs ai-edge-litert
-        Interpreter = tf.lite.Interpreter
+    from ai_edge_litert.interpreter import Interpreter
+
     interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
     interpreter.allocate_tensors()
     return interpreter
@@ -213,19 +216,13 @@ def op_names(path):
     >>> op_names(path["float32"])
     ['FULLY_CONNECTED', 'LOGISTIC', 'RESHAPE']
     """
-    try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        # No default delegates: XNNPACK would replace the ops by DELEGATE nodes. No allocation:
-        # a model with Flex ops fails to allocate here, but its ops can still be listed.
-        interpreter = Interpreter(
-            model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
-    except ImportError:  # pragma: no cover
-        interpreter = tf.lite.Interpreter(
-            model_path=str(path),
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        )
+    # No default delegates: XNNPACK would replace the ops by DELEGATE nodes. No allocation:
+    # a model with Flex ops fails to allocate here, but its ops can still be listed.
+    interpreter = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 

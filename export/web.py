@@ -2,7 +2,7 @@
 
 `keras-vae export RUN --out DIR --web` writes, into DIR/tflite/ next to the decoders:
 
-    index.html, explorer.js           the page (from web/page/ in the repository)
+    index.html, explorer.js           the page (its sources are web/page/ in the repository)
     explorer.json                     latent ranges, the map's plane, the variants, the classes
     decoder_<variant>_batch1.tflite   each decoder with its batch dimension fixed to 1: LiteRT.js
                                       2.5.3 cannot resize inputs and refuses the [-1, d] inputs
@@ -17,9 +17,10 @@
 The page then needs nothing but a static HTTP server (WebAssembly is not loaded from file://):
 `cd DIR/tflite && python -m http.server`. It makes no request outside that folder.
 
-The runtime comes from `web/node_modules`, which `npm ci` in web/ (run by scripts/install.sh)
-installs; without it the export refuses before doing any work (`require_runtime`).
-KERAS_VAE_WEB_DIR points at another checkout of web/ (with its node_modules) if needed.
+The page and the runtime are package data, `keras_vae/export/web_assets/`, with a manifest.json
+that lists them and the LiteRT.js version: building the package stages them from web/page/ and
+the pinned npm package (setup.py), so an installed wheel needs neither npm nor a checkout. An
+installation without them is refused before any work (`require_runtime`).
 
 The map is the plane of the first two latent dimensions (z[0] across, z[1] up); the page says
 so. Its range and the sliders' are center +- 3 scale per dimension, where center and scale are
@@ -37,67 +38,60 @@ from keras_vae.export import family
 from keras_vae.models.capabilities import PRIOR
 
 EXPLORER_FILE = "explorer.json"
-PAGE_FILES = ("index.html", "explorer.js")
-# (source under node_modules/@litertjs, destination under litertjs/)
-RUNTIME_FILES = (
-    ("core/dist/index.js", "core/index.js"),
-    ("core/package.json", "core/package.json"),
-    ("wasm-utils/dist/index.js", "wasm-utils/index.js"),
-    ("core/wasm/litert_wasm_internal.js", "wasm/litert_wasm_internal.js"),
-    ("core/wasm/litert_wasm_internal.wasm", "wasm/litert_wasm_internal.wasm"),
-    ("core/wasm/litert_wasm_compat_internal.js", "wasm/litert_wasm_compat_internal.js"),
-    ("core/wasm/litert_wasm_compat_internal.wasm", "wasm/litert_wasm_compat_internal.wasm"),
-)
+ASSETS_MANIFEST = "manifest.json"
 # The variants the page offers, in its menu's order (only those the export wrote).
 PAGE_VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 RANGE_DRAWS = 4096  # latent draws behind the map's and the sliders' ranges
 
 
 class WebRuntimeMissing(FileNotFoundError):
-    """The LiteRT.js runtime (web/node_modules) or the page's sources are not installed."""
+    """The page's files or the LiteRT.js runtime are missing from this installation."""
 
 
-def web_dir():
-    """Returns the repository's web/ folder (or $KERAS_VAE_WEB_DIR)."""
-    configured = os.environ.get("KERAS_VAE_WEB_DIR")
-    if configured:
-        return os.path.abspath(configured)
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
-
-
-def pinned_version(root=None):
-    """Returns the @litertjs/core version web/package.json pins (an exact version)."""
-    with open(os.path.join(root or web_dir(), "package.json"), encoding="utf-8") as f:
-        return json.load(f)["dependencies"]["@litertjs/core"]
+def assets_dir():
+    """Returns the folder of the page and the LiteRT.js runtime: keras_vae/export/web_assets/."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "web_assets")
 
 
 def require_runtime(root=None):
-    """Checks that the page's sources and the pinned LiteRT.js runtime are installed; returns web/.
+    """Checks that the page and the LiteRT.js runtime are installed whole; returns their manifest.
+
+    Args:
+        root: str or None, the assets folder; default `assets_dir()`.
+
+    Returns:
+        dict: `{"litertjs_version": str, "files": [relative paths]}` from the folder's manifest.json.
 
     Raises:
-        WebRuntimeMissing: web/ or a file of the page or the runtime is missing, or the installed
-            @litertjs/core is another version than web/package.json pins; the message says how
-            to install it.
+        WebRuntimeMissing: the manifest or a file it lists is missing; the message says how to
+            reinstall.
     """
-    root = root or web_dir()
-    how = (f"install it with `npm ci` in {root} (or `bash scripts/install.sh web`), "
+    root = root or assets_dir()
+    how = ("the installation of keras-vae is incomplete: reinstall it (`pip install --force-reinstall "
+           "keras-vae`, or `bash scripts/install.sh` in a checkout, which stages them with npm), "
            "then export again; or export without --web")
-    missing = [os.path.join(root, "page", name) for name in PAGE_FILES]
-    missing += [os.path.join(root, "node_modules", "@litertjs", source) for source, _ in RUNTIME_FILES]
-    missing = [path for path in missing if not os.path.isfile(path)]
+    try:
+        with open(os.path.join(root, ASSETS_MANIFEST), encoding="utf-8") as f:
+            manifest = json.load(f)
+        files = [str(name) for name in manifest["files"]]
+        str(manifest["litertjs_version"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise WebRuntimeMissing(
+            f"--web needs the page and the LiteRT.js runtime in {root}, but its {ASSETS_MANIFEST} cannot "
+            f"be read ({type(err).__name__}: {err}): {how}."
+        ) from None
+    missing = [name for name in files if not os.path.isfile(os.path.join(root, name))]
     if missing:
         raise WebRuntimeMissing(
-            f"--web needs the LiteRT.js runtime and the page from {root}, but {len(missing)} file(s) are "
+            f"--web needs the page and the LiteRT.js runtime in {root}, but {len(missing)} file(s) are "
             f"missing, e.g. {missing[0]}: {how}."
         )
-    with open(os.path.join(root, "node_modules", "@litertjs", "core", "package.json"), encoding="utf-8") as f:
-        installed = json.load(f)["version"]
-    wanted = pinned_version(root)
-    if installed != wanted:
-        raise WebRuntimeMissing(
-            f"--web needs @litertjs/core {wanted} (web/package.json) but {installed} is installed: {how}."
-        )
-    return root
+    return manifest
+
+
+def pinned_version(root=None):
+    """Returns the version of LiteRT.js (npm @litertjs/core) installed with the page."""
+    return require_runtime(root)["litertjs_version"]
 
 
 def check_displayable(model):
@@ -205,15 +199,13 @@ def write_explorer(model, tflite_dir, variants, class_names=None, seed=0):
     Example:
     >>> write_explorer(model, "exports/default/tflite", ["float32", "int8"])  # doctest: +SKIP
     """
-    root = require_runtime()
+    manifest = require_runtime()
     check_displayable(model)
     written = []
-    for name in PAGE_FILES:
-        written.append(shutil.copyfile(os.path.join(root, "page", name), os.path.join(tflite_dir, name)))
-    for source, target in RUNTIME_FILES:
-        path = os.path.join(tflite_dir, "litertjs", target)
+    for name in manifest["files"]:
+        path = os.path.join(tflite_dir, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        written.append(shutil.copyfile(os.path.join(root, "node_modules", "@litertjs", source), path))
+        written.append(shutil.copyfile(os.path.join(assets_dir(), name), path))
     settings = explorer_settings(model, variants, class_names=class_names, seed=seed)
     settings["files"] = {}
     for variant in settings["variants"]:

@@ -12,6 +12,42 @@ def _umask():
     return mask
 
 
+def _temporary_file(path):
+    """Returns `(fd, tmp)` of a new temporary file beside `path`; an error names `path`, not the temporary name."""
+    directory, name = os.path.split(os.path.abspath(path))
+    suffix = os.path.splitext(name)[1]  # Keras and matplotlib choose formats by suffix.
+    try:
+        return tempfile.mkstemp(prefix=f".{name}.", suffix=f".tmp{suffix}", dir=directory)
+    except OSError as error:
+        # The temporary name is ours, not the user's: say which file cannot be written, and why.
+        raise type(error)(
+            error.errno, f"cannot write {path}: no file can be created in {directory} ({error.strerror}); choose "
+            "another location"
+        ) from error
+
+
+def check_writable(path):
+    """Raises OSError naming `path` unless a file can be written there atomically; writes nothing that stays.
+
+    Call it before long work whose result goes to `path`, so a bad destination fails at once.
+
+    Args:
+        path: str or os.PathLike. The file an `atomic_path` write will create.
+
+    Example:
+    >>> check_writable("/nonexistent/folder/result.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: [Errno 2] cannot write /nonexistent/folder/result.json: no file can be created in ...
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, f"cannot write {path}: it is a directory; name a file")
+    fd, tmp = _temporary_file(path)
+    os.close(fd)
+    os.remove(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside `path`; on success renames it to `path`, else removes it.
@@ -28,9 +64,7 @@ def atomic_path(path):
     'hello'
     """
     path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    suffix = os.path.splitext(name)[1]  # Keras and matplotlib choose formats by suffix.
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".tmp{suffix}", dir=directory)
+    fd, tmp = _temporary_file(path)
     os.close(fd)
     try:
         yield tmp

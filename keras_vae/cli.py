@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import importlib
 import sys
-import warnings
 
 from keras_vae.native_logs import quiet_native_logs
 
@@ -47,10 +46,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     # Decided before the parser is built: building it imports TensorFlow, which logs at once.
     verbose = "--verbose" in argv
-    with contextlib.nullcontext() if verbose else quiet_native_logs(), warnings.catch_warnings():
-        if not verbose:
-            # TensorFlow's own converter calibrates with tf.lite.Interpreter and warns about it.
-            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+    with contextlib.nullcontext() if verbose else quiet_native_logs():
         args = build_parser().parse_args(argv)
         return importlib.import_module(COMMANDS[args.command]).run(args)
 

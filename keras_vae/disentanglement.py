@@ -346,6 +346,50 @@ def beta_vae_score(representation, dataset, num_train=500, num_eval=300, batch_s
     return float(model.score((x_eval - mean) / std, y_eval))
 
 
+#: `evaluate_disentanglement`'s sample sizes at scale 1.0 (disentanglement_lib's are in each metric's docstring).
+DEFAULT_SAMPLE_SIZES = {
+    "mig_samples": 4000,
+    "factor_vae_train": 500, "factor_vae_eval": 300, "factor_vae_variance_estimate": 4000,
+    "dci_train": 1000, "dci_test": 500,
+    "beta_vae_train": 500, "beta_vae_eval": 300,
+}
+#: The fewest draws a scaled sample size may have: with 2 (what 0.0001 gave), DCI's classifiers saw one
+#: class of a factor and scikit-learn stopped with "y contains 1 class".
+MIN_SAMPLE_SIZE = 20
+#: The largest scale: 20 reaches disentanglement_lib's sample sizes (10,000 training votes); beyond it the
+#: beta-VAE score alone gathers millions of images at once.
+MAX_SCALE = 20.0
+
+
+def check_scale(scale):
+    """Returns `scale` as a float, or raises ValueError naming the valid range of scales.
+
+    Args:
+        scale: number. Multiplies `DEFAULT_SAMPLE_SIZES`; every size must stay >= `MIN_SAMPLE_SIZE`.
+
+    Example:
+    >>> check_scale(0.5)
+    0.5
+    >>> check_scale(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: the disentanglement scale must be a number from 0.0667 to 20 (it multiplies the metrics' sample sizes, the smallest of which is 300 at scale 1; below 0.0667 a metric would draw fewer than 20 samples), got 0.
+    """
+    smallest = min(DEFAULT_SAMPLE_SIZES.values())
+    lowest = MIN_SAMPLE_SIZE / smallest
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not lowest <= value <= MAX_SCALE:  # also refuses NaN
+        raise ValueError(
+            f"the disentanglement scale must be a number from {lowest:.3g} to {MAX_SCALE:g} (it multiplies the "
+            f"metrics' sample sizes, the smallest of which is {smallest} at scale 1; below {lowest:.3g} a metric "
+            f"would draw fewer than {MIN_SAMPLE_SIZE} samples), got {scale!r}."
+        )
+    return value
+
+
 def evaluate_disentanglement(representation, dataset, seed=0, scale=1.0):
     """Returns the four metrics as a dict: mig, factor_vae, dci_{disentanglement, completeness,
     informativeness}, beta_vae, and the sample sizes used.
@@ -354,21 +398,19 @@ def evaluate_disentanglement(representation, dataset, seed=0, scale=1.0):
         representation: callable, observations -> codes (n, D).
         dataset: `FactorDataset`.
         seed: int, default 0. Each metric gets its own seed (seed, seed + 1, ...).
-        scale: float, default 1.0. Multiplies every default sample size (0.5 halves the work).
+        scale: float, default 1.0. Multiplies every size in `DEFAULT_SAMPLE_SIZES` (0.5 halves the
+            work); `check_scale` gives its valid range.
     """
-    def size(n):
-        return max(2, int(round(n * scale)))
+    scale = check_scale(scale)
 
-    sizes = {
-        "mig_samples": size(4000),
-        "factor_vae_train": size(500), "factor_vae_eval": size(300),
-        "dci_train": size(1000), "dci_test": size(500),
-        "beta_vae_train": size(500), "beta_vae_eval": size(300),
-    }
+    def size(n):
+        return int(round(n * scale))
+
+    sizes = {name: size(n) for name, n in DEFAULT_SAMPLE_SIZES.items() if name != "factor_vae_variance_estimate"}
     results = {"mig": mig(representation, dataset, num_samples=sizes["mig_samples"], seed=seed)}
     results["factor_vae"] = factor_vae_score(
         representation, dataset, num_train=sizes["factor_vae_train"], num_eval=sizes["factor_vae_eval"],
-        num_variance_estimate=size(4000), seed=seed + 1,
+        num_variance_estimate=size(DEFAULT_SAMPLE_SIZES["factor_vae_variance_estimate"]), seed=seed + 1,
     )
     scores = dci(representation, dataset, num_train=sizes["dci_train"], num_test=sizes["dci_test"], seed=seed + 2)
     results.update({f"dci_{key}": scores[key] for key in ("disentanglement", "completeness", "informativeness")})
@@ -381,8 +423,10 @@ def evaluate_disentanglement(representation, dataset, seed=0, scale=1.0):
 
 
 __all__ = [
+    "DEFAULT_SAMPLE_SIZES",
     "FactorDataset",
     "beta_vae_score",
+    "check_scale",
     "dci",
     "evaluate_disentanglement",
     "factor_entropy",

@@ -31,7 +31,7 @@ from keras_vae import atomic, objectives
 from keras_vae.data.sprites import is_sprites
 from keras_vae.likelihoods import log_densities_with_xla
 from keras_vae.models.capabilities import BOUND, CLASSIFY, EXACT
-from keras_vae.runs import MODEL_FILE, Run, RunError, load_splits, model_inputs
+from keras_vae.runs import EVALUATION_FILE, MODEL_FILE, Run, RunError, load_splits, model_inputs
 
 tfd = tfp.distributions
 
@@ -395,11 +395,12 @@ def evaluate_exact(model, images, batch_size=100, seed=0):
     }
 
 
-EVALUATION_FILE = "evaluation.json"
+#: Importance samples K per image of `evaluate_run` when none are given (models with a bound).
+DEFAULT_IMPORTANCE_SAMPLES = 1000
 
 
 def evaluate_run(
-    run_dir, num_samples=1000, split="test", max_examples=None, out=None, batch_size=100, seed=0,
+    run_dir, num_samples=None, split="test", max_examples=None, out=None, batch_size=100, seed=0,
     disentanglement=False, disentanglement_scale=1.0,
 ):
     """Evaluates a run's model on a split of its data with `evaluate_split`; writes and returns the result.
@@ -410,33 +411,60 @@ def evaluate_run(
 
     Args:
         run_dir: str. A run directory written by `keras-vae train`.
-        num_samples, batch_size, seed: as for `evaluate_split`.
+        num_samples: int or None, default None. K, as for `evaluate_split` (None: DEFAULT_IMPORTANCE_SAMPLES);
+            refused for a model whose evaluation draws no importance samples (EXACT: a flow; CLASSIFY).
+        batch_size, seed: as for `evaluate_split`.
         split: str, default "test". A split of the run's data.
         max_examples: int or None, default None. Evaluate the first N examples.
-        out: str or None, default None. Output JSON (default RUN_DIR/evaluation.json), written atomically.
+        out: str or None, default None. Output JSON (default RUN_DIR/evaluation.json), written atomically;
+            checked to be writable before any work (`keras_vae.atomic.check_writable`).
         disentanglement: bool, default False. Also score the model's `embed` codes with
             `keras_vae.disentanglement.evaluate_disentanglement` (MIG, FactorVAE, DCI, beta-VAE) on
             the whole factor grid of the run's dataset (a sprites set); under the key "disentanglement".
-        disentanglement_scale: float, default 1.0. Multiplies the metrics' default sample sizes.
+        disentanglement_scale: float, default 1.0. Multiplies the metrics' default sample sizes
+            (`keras_vae.disentanglement.check_scale`: checked before any work); only with `disentanglement`.
 
     Raises:
         RunError: the run cannot be read (the message names the file and field), or its model has
-            neither a bound on log p(x) nor an exact one (an autoencoder) or takes a condition.
+            neither a bound on log p(x) nor an exact one (an autoencoder) or takes a condition, or
+            `num_samples` was given for a model whose evaluation uses none.
             A model with an exact likelihood (EXACT: a flow) is evaluated by `evaluate_exact`.
+        OSError: `out` cannot be written (raised before any work).
+        ValueError: `disentanglement_scale` outside `check_scale`'s range, or given without `disentanglement`.
 
     Usage, on a finished run (tests/test_evaluation.py runs it on a trained one):
 
         result = evaluate_run("runs/default", num_samples=100, max_examples=500)
         print(result["nll"], result["bits_per_dim"])
     """
+    if disentanglement:
+        from keras_vae.disentanglement import check_scale
+
+        check_scale(disentanglement_scale)  # a bad scale fails now, not after the likelihood's evaluation
+    elif disentanglement_scale != 1.0:
+        raise ValueError(
+            f"--disentanglement-scale {disentanglement_scale:g} sizes the disentanglement metrics, which only "
+            "--disentanglement computes; add --disentanglement or drop --disentanglement-scale."
+        )
     run = Run(run_dir)
     settings = run.settings()
+    atomic.check_writable(out or run.file(EVALUATION_FILE))  # a bad --out fails now, not after the evaluation
     model = run.load_model()
     if not model.can(BOUND) and not model.can(EXACT):
         raise RunError(
             f"{run.file(MODEL_FILE)}: this {type(model).__name__} has no bound on log p(x) to estimate; "
             "keras-vae evaluate needs a model with an ELBO (e.g. --model vae). Its test loss is in metrics.json."
         )
+    if num_samples is not None and (model.can(CLASSIFY) or model.can(EXACT)):
+        measured = (
+            "its accuracy and bounds, computed without importance sampling" if model.can(CLASSIFY)
+            else "its exact log-likelihood (a normalizing flow), computed without importance sampling"
+        )
+        raise RunError(
+            f"--importance-samples {num_samples} does not apply to this {type(model).__name__} run: keras-vae "
+            f"evaluate reports {measured}; drop --importance-samples."
+        )
+    num_samples = DEFAULT_IMPORTANCE_SAMPLES if num_samples is None else num_samples
     if model.can(CLASSIFY):
         start = time.perf_counter()
         result = _evaluate_classifier(run, settings, model, split, max_examples, batch_size)

@@ -39,15 +39,18 @@ def backup_epoch(backup_dir):
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` whose checkpoint (weights + epoch) is written atomically.
 
-    Saves at the end of every epoch (a kill loses at most the epoch in progress) and
-    deletes `backup_dir` when `fit` ends normally.
+    Saves at the end of every epoch (a kill loses at most the epoch in progress) and, with
+    `delete_at_end`, deletes `backup_dir` when `fit` ends normally.
 
     Args:
         backup_dir: str. Directory of the backup.
+        delete_at_end: bool, default True. False keeps the backup of the last epoch for the
+            caller to remove once its own work after `fit` is done (`keras_vae.runs.Run.write_metrics`):
+            a failure in between then resumes at the end of training instead of losing it.
     """
 
-    def __init__(self, backup_dir):
-        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True)
+    def __init__(self, backup_dir, delete_at_end=True):
+        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=delete_at_end)
 
     def _load_model(self):
         epochs = backup_epoch(self.backup_dir)

@@ -13,15 +13,21 @@ Layout of a run directory:
 
     metrics.json         written FIRST ({"status": "training", "settings": ...}), so the directory
                          is recognisable as a run from the start; replaced by the final metrics
+                         (status "finished"), or by status "failed" and the error when the training
+                         cannot resume (a NaN loss)
     .keras-vae.lock      while a training writes here: its pid, host and command (keras_vae.locking)
-    backup/              the state of an unfinished run (keras_vae.resume)
+    backup/              the state of an unfinished run (keras_vae.resume), kept until the run is
+                         finished, so a run that fails after its last epoch resumes at its end
     model.keras, history.csv, samples.png, reconstructions.png, tensorboard/
+    evaluation.json      written by `keras-vae evaluate`; removed when the run starts afresh
 
 Ownership rules (`Run.check_destination`): one writer at a time (a second training is
 refused with a message naming the first); an existing folder that is not a run is
 trained into only with `overwrite`, and then only if no file there has a name the run
-writes: a run never replaces or deletes a file it did not write. With `overwrite` a run
-directory starts afresh (its earlier training files are removed, other files kept).
+writes: a run never replaces or deletes a file it did not write. An unfinished run (status
+"training") resumes only with its own settings, however far it got. With `overwrite` a run
+directory starts afresh (its earlier training files and evaluation.json are removed, other
+files kept).
 """
 
 import contextlib
@@ -62,8 +68,18 @@ LABELLED_FILE = "labelled.json"
 # Every name `keras-vae train` writes into a run directory (other workers of a
 # multi-worker run write into .worker-<index>/ and remove it at the end).
 TRAINING_FILES = (METRICS_FILE, MODEL_FILE, HISTORY_FILE, BACKUP_DIR, TENSORBOARD_DIR, LABELLED_FILE, *FIGURE_FILES)
+#: The evaluation `keras-vae evaluate` writes into a run (keras_vae.evaluation).
+EVALUATION_FILE = "evaluation.json"
+# Files other commands derive from a run's model: a run that starts afresh removes them with the
+# model they describe (not training files: a folder holding them is no clash for --overwrite).
+DERIVED_FILES = (EVALUATION_FILE,)
 WORKER_PREFIX = ".worker-"
 STATUS_TRAINING, STATUS_FINISHED = "training", "finished"
+#: A training that stopped and cannot resume (its backup would replay the failure): started afresh by any rerun.
+STATUS_FAILED = "failed"
+# Settings every run written by `keras-vae train` records (from its first version on): without
+# them the run's data, and how its model saw it, are unknown, and defaults would be guesses.
+RECORDED_SETTINGS = ("data", "dataset", "binarize", "seed", "validation_fraction")
 
 
 class RunError(ValueError):
@@ -312,8 +328,9 @@ class Run:
 
         Raises:
             RunNotFoundError: no run directory or no metrics.json.
-            RunError: metrics.json is not valid JSON, has no "settings", or a setting has the wrong
-                type or value (the message names the file and the field).
+            RunError: metrics.json is not valid JSON, has no "settings", its settings lack one of
+                `RECORDED_SETTINGS`, or a setting has the wrong type or value (the message names the
+                file and the field).
         """
         metrics = self.read_metrics()
         path = self.file(METRICS_FILE)
@@ -323,25 +340,38 @@ class Run:
                 "written by `keras-vae train` or was edited. Restore it, or train the run again."
             )
         try:
-            return TrainSettings.from_dict(metrics["settings"], where=f'{path}, "settings"')
+            settings = TrainSettings.from_dict(metrics["settings"], where=f'{path}, "settings"')
         except SettingsError as error:
             raise RunError(f"{error} Fix that field, or train the run again.") from error
+        missing = [name for name in RECORDED_SETTINGS if name not in metrics["settings"]]
+        if missing:
+            names = ", ".join(f'"{name}"' for name in missing[:-1])
+            names = f'{names} and "{missing[-1]}"' if names else f'"{missing[-1]}"'
+            raise RunError(
+                f'{path}, "settings" lacks {names}, which every run written by `keras-vae train` records, so the '
+                "run's data is unknown; it was edited or not written by `keras-vae train`. Restore it, or train the "
+                "run again."
+            )
+        return settings
 
     def load_model(self):
         """Returns the run's trained model (model.keras, loaded in Keras' safe mode).
 
         Raises:
-            RunNotFoundError: no run directory, or no model.keras in it (also a FileNotFoundError).
+            RunNotFoundError: no run directory, no model.keras in it, or a run that has not finished
+                training (also a FileNotFoundError).
             RunModelError: model.keras is corrupt or unsafe (also a ModelLoadError).
         """
         self._require_directory()
         path = self.file(MODEL_FILE)
+        # An unfinished run's model.keras (a training that failed after saving it) is no finished model.
+        if self._status() == STATUS_TRAINING:
+            where = "belongs to a run that" if os.path.isfile(path) else f"not found: the run in {self.path}"
+            raise RunNotFoundError(
+                f"{path} {where} has not finished training ({METRICS_FILE} says status "
+                f"{STATUS_TRAINING!r}); wait for it, or re-run its train command to resume it."
+            )
         if not os.path.isfile(path):
-            if self._status() == STATUS_TRAINING:
-                raise RunNotFoundError(
-                    f"{path} not found: the run in {self.path} has not finished training ({METRICS_FILE} says "
-                    f"status {STATUS_TRAINING!r}); wait for it, or re-run its train command to resume it."
-                )
             raise RunNotFoundError(f"{path} not found: no {MODEL_FILE} in {self.path}; train first with keras-vae train")
         try:
             return load_model(path)
@@ -387,18 +417,49 @@ class Run:
         )
 
     def check_destination(self, settings):
-        """Raises unless `keras-vae train` with `settings` may write here; writes nothing.
+        """Raises unless `keras-vae train` with `settings` may write here; leaves nothing behind.
 
         Raises:
             LockHeld: another training holds the directory (a FileExistsError naming it).
-            RunError: the path is a file; the directory holds a trained model (without
-                `settings.overwrite`); it is a non-empty folder that is not a run (without
-                `overwrite`, or with files whose names the run writes); or it holds an
-                unfinished run with other settings (without `overwrite`).
+            RunError: the path is a file, or a directory that cannot be created or written; the
+                directory holds a trained model (without `settings.overwrite`); it is a non-empty
+                folder that is not a run (without `overwrite`, or with files whose names the run
+                writes); or it holds an unfinished run with other settings (without `overwrite`).
         """
         if os.path.isdir(self.path):
             check_unlocked(self.file(LOCK_FILE))
         self._check_contents(settings)
+        self._check_creatable()
+
+    def _cannot_create(self, reason):
+        return RunError(
+            f"cannot create the run directory --out {self.path} ({reason}); choose a folder you can write to."
+        )
+
+    def _check_creatable(self):
+        # Permissions cannot tell (root may "write" to /proc, which still refuses new entries): try
+        # to create the missing folders, then remove them again, deepest first.
+        if os.path.isdir(self.path):
+            return
+        path = os.path.abspath(self.path)
+        top = path
+        while not os.path.lexists(os.path.dirname(top)):
+            top = os.path.dirname(top)
+        self._make_directory()
+        while True:
+            try:
+                os.rmdir(path)
+            except OSError:
+                return  # another writer's files appeared in it meanwhile: theirs now
+            if path == top:
+                return
+            path = os.path.dirname(path)
+
+    def _make_directory(self):
+        try:
+            os.makedirs(self.path, exist_ok=True)
+        except OSError as error:
+            raise self._cannot_create(error) from error
 
     def _check_contents(self, settings):
         if os.path.exists(self.path) and not os.path.isdir(self.path):
@@ -429,11 +490,15 @@ class Run:
             return
         if settings.overwrite:
             return
-        if os.path.exists(self.file(MODEL_FILE)):
+        # A model.keras beside status "training" is a run that failed after saving it: unfinished.
+        unfinished = self._status() == STATUS_TRAINING
+        if os.path.exists(self.file(MODEL_FILE)) and not unfinished:
             raise RunError(
                 f"{self.path} already holds a trained model ({MODEL_FILE}); choose another --out or pass --overwrite."
             )
-        if backup_epoch(self.file(BACKUP_DIR)):
+        # However far an unfinished run got (a history row, a backup, a saved model), other settings
+        # would discard it: the answer must not depend on when it was killed.
+        if backup_epoch(self.file(BACKUP_DIR)) or unfinished:
             recorded = self._recorded_settings()
             changed = [] if recorded is None else settings.differences(recorded)
             if changed:
@@ -451,8 +516,8 @@ class Run:
 
         Creates the directory, takes its lock (released on exit, and by the kernel if the
         process dies), repeats `check_destination` under the lock, then either keeps an
-        unfinished run's backup to resume, or removes an earlier run's training files
-        (nothing else) to start afresh, and writes metrics.json with the settings and
+        unfinished run's backup to resume, or removes an earlier run's training files and
+        `DERIVED_FILES` (nothing else) to start afresh, and writes metrics.json with the settings and
         status "training" before anything else.
 
         Args:
@@ -466,7 +531,7 @@ class Run:
             with Run(out).claim(settings) as initial_epoch:
                 model.fit(..., initial_epoch=initial_epoch)
         """
-        os.makedirs(self.path, exist_ok=True)
+        self._make_directory()
         with OwnerLock(self.file(LOCK_FILE), "keras-vae train"):
             self._check_contents(settings)  # the directory may have changed since the first check
             initial_epoch = 0 if settings.overwrite else backup_epoch(self.file(BACKUP_DIR))
@@ -478,7 +543,7 @@ class Run:
             yield initial_epoch
 
     def _remove_training_files(self):
-        for name in TRAINING_FILES:
+        for name in TRAINING_FILES + DERIVED_FILES:
             path = self.file(name)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
@@ -511,18 +576,42 @@ class Run:
             record = json.load(f)
         return np.asarray(record["indices"], np.int64), np.asarray(record["labels"], np.int64)
 
+    def record_failure(self, settings, reason):
+        """Marks a training that cannot resume as failed: removes its backup, then records `reason`.
+
+        Its backup would replay the failure (NaN weights), so the run is neither finished nor
+        resumable; the next training into the directory, with any settings, starts it afresh.
+
+        Args:
+            settings: the run's `TrainSettings`.
+            reason: str. What failed and what to change.
+        """
+        shutil.rmtree(self.file(BACKUP_DIR), ignore_errors=True)
+        atomic.write_json(
+            self.file(METRICS_FILE),
+            {"status": STATUS_FAILED, "error": reason, "settings": dataclasses.asdict(settings)},
+        )
+
     def write_metrics(self, metrics):
-        """Writes the final metrics.json (atomically), marking the run finished."""
+        """Writes the final metrics.json (atomically), marking the run finished, then removes its backup.
+
+        The backup outlives the last epoch so that a run failing before this point (saving the
+        model, drawing its figures) is resumed by its own command instead of being lost.
+        """
         atomic.write_json(self.file(METRICS_FILE), {**metrics, "status": STATUS_FINISHED})
+        shutil.rmtree(self.file(BACKUP_DIR), ignore_errors=True)
 
 
 __all__ = [
     "BACKUP_DIR",
+    "DERIVED_FILES",
+    "EVALUATION_FILE",
     "HISTORY_FILE",
     "LABELLED_FILE",
     "LOCK_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
+    "RECORDED_SETTINGS",
     "Run",
     "RunError",
     "RunModelError",

@@ -71,9 +71,10 @@ class TrainSettings:
         overwrite: bool, default False. Start afresh in a run directory that holds a trained model
             or an unfinished run, or train into a non-empty folder that is not a run (files the
             run did not write are never replaced or deleted).
-        jit_compile: bool, default True. Compile the train step with XLA where that is faster:
-            every architecture but "conv" on a machine without a GPU, whose step runs as a
-            TensorFlow graph (XLA's CPU convolutions are slower; `training.uses_xla`).
+        jit_compile: bool, default True. Compile the train step with XLA where that is faster and
+            supported: on a machine without a GPU, the "conv" architecture (XLA's CPU convolutions are
+            slower) and the "multi-worker" strategy (XLA:CPU has no collectives) run as a TensorFlow
+            graph (`training.uses_xla`).
         deterministic: bool, default False. Enable TensorFlow op determinism
             (`tf.config.experimental.enable_op_determinism`): the same seed gives bitwise
             identical weights, at some speed cost.
@@ -93,7 +94,8 @@ class TrainSettings:
         alpha: float or None, default None. "m2": weight of the labelled cross-entropy; None is the
             paper's 0.1 * N (`keras_vae.models.semi_supervised_vae.paper_alpha`).
         m1_run: str or None, default None. "m2" only: a finished VAE run (M1) whose posterior
-            means z = E[q(z|x)] replace the images as the data (M1+M2, Kingma et al. 2014).
+            means z = E[q(z|x)] of its own data replace the images as the data (M1+M2, Kingma et
+            al. 2014); `data`, `dataset` and `data_dir` then stay at their defaults.
         num_scales: int, default 2. Scales of a flow ("realnvp", "glow"); Glow squeezes num_scales
             times, RealNVP num_scales - 1 times, and height and width must divide by 2 per squeeze.
         steps_per_scale: int, default 4. Flow steps (couplings) per scale of a flow.
@@ -184,7 +186,9 @@ class TrainSettings:
         """Returns the settings in `values` (a dict as `dataclasses.asdict` writes it), type-checked.
 
         Unknown keys are ignored and missing ones take their defaults, so the settings of
-        runs written by other versions still load. The values are then `check`ed.
+        runs written by other versions still load. Encoder/decoder options recorded for a kind
+        that has none (a flow run's `latent_dim`: earlier versions accepted and ignored them) take
+        their defaults too: the run trained without them. The values are then `check`ed.
 
         Args:
             values: dict.
@@ -205,6 +209,11 @@ class TrainSettings:
         for field in dataclasses.fields(cls):
             if field.name in values:
                 known[field.name] = _checked_type(field, values[field.name], where)
+        kind = MODEL_KINDS.get(known.get("model", cls.model))
+        if kind is not None:
+            network_options = {name for other in MODEL_KINDS.values() for name in other.network_option_names}
+            for name in network_options - set(kind.option_names) - set(kind.network_option_names):
+                known.pop(name, None)
         settings = cls(**known)
         try:
             settings.check()
@@ -293,10 +302,12 @@ class TrainSettings:
                 f"but binarize={self.binarize!r} makes binary data; use binarize='none'."
             )
         defaults = TrainSettings()
-        takes = MODEL_KINDS[self.model].option_names
-        # Any kind's option that this kind lacks would be silently ignored: refuse it instead.
+        takes = MODEL_KINDS[self.model].option_names + MODEL_KINDS[self.model].network_option_names
+        # Any kind's option that this kind lacks would be silently ignored: refuse it instead (the
+        # kinds' own options first, then those of the standard encoder/decoder pair).
         kind_options = {name for kind in MODEL_KINDS.values() for name in kind.option_names}
-        for name in sorted(kind_options - set(takes)):
+        network_options = {name for kind in MODEL_KINDS.values() for name in kind.network_option_names}
+        for name in sorted(kind_options - set(takes)) + sorted(network_options - kind_options - set(takes)):
             if hasattr(defaults, name) and getattr(self, name) != getattr(defaults, name):
                 raise ValueError(
                     f"model {self.model!r} does not take {name} (it takes {list(takes)}); "
@@ -347,6 +358,18 @@ class TrainSettings:
                 "m1_run: M2 then models the VAE's real-valued posterior means; pass --likelihood gaussian "
                 f"(binarize 'none'), not likelihood {self.likelihood!r} with binarize {self.binarize!r}."
             )
+        if self.m1_run is not None:
+            # load_splits reads the M1 run's own data: these would be recorded but never used.
+            defaults = TrainSettings()
+            ignored = [(name, getattr(self, name)) for name in ("data", "dataset", "data_dir")
+                       if getattr(self, name) != getattr(defaults, name)]
+            if ignored:
+                flag = "--" + ignored[0][0].replace("_", "-")
+                raise ValueError(
+                    f"--m1-run trains M2 on the M1 run's own data (its images mapped through its encoder), so "
+                    f"{flag} {ignored[0][1]} would be ignored; drop {flag}, or train the M1 VAE on that data first "
+                    "and pass its run as --m1-run."
+                )
 
 
 def _checked_type(field, value, where):

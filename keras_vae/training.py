@@ -74,20 +74,32 @@ def _build(settings, data_shape, num_classes, **extra_options):
 #: ran the conv VAE's step about 2-4x slower than TensorFlow's oneDNN kernels (bench/bench_speed.py).
 XLA_SLOWER_ON_CPU = ("conv",)
 
+#: Strategies whose train step all-reduces across workers: XLA:CPU has no collectives ("Collectives are
+#: not yet implemented for CPU devices when compiling with XLA", b/194942685), and both workers of the
+#: README's cluster command crashed in native code (double free, segmentation fault) after that error.
+XLA_UNSUPPORTED_ON_CPU = ("multi-worker",)
+
 
 def uses_xla(settings):
     """True when the train step of a run with `settings` is compiled with XLA.
 
-    `jit_compile` allows XLA; it is used for every architecture except those in
-    `XLA_SLOWER_ON_CPU` on a machine without a GPU, which run as a TensorFlow graph.
+    `jit_compile` allows XLA. On a machine without a GPU the step runs as a TensorFlow graph
+    instead for the architectures in `XLA_SLOWER_ON_CPU` and the strategies in
+    `XLA_UNSUPPORTED_ON_CPU`.
+
+    Args:
+        settings: the run's `TrainSettings` (jit_compile, architecture, strategy).
 
     Example:
     >>> uses_xla(TrainSettings(jit_compile=False)), uses_xla(TrainSettings(architecture="mlp"))
     (False, True)
+    >>> uses_xla(TrainSettings(strategy="multi-worker"))  # the suite's machines have no GPU
+    False
     """
     if not settings.jit_compile:
         return False
-    return settings.architecture not in XLA_SLOWER_ON_CPU or bool(tf.config.list_physical_devices("GPU"))
+    on_cpu = not tf.config.list_physical_devices("GPU")
+    return not (on_cpu and (settings.architecture in XLA_SLOWER_ON_CPU or settings.strategy in XLA_UNSUPPORTED_ON_CPU))
 
 
 def compile_model(model, settings, steps_per_execution=1):
@@ -138,6 +150,15 @@ def _num_classes(settings, splits):
         raise DataError(
             f"--model {settings.model} needs class labels: use a TFDS dataset, a folder with one subfolder per "
             "class, or a .npz file with a 'labels' array."
+        )
+    present = np.unique(splits["train"].labels)
+    if len(present) == 1:
+        # count_classes would make it 2 classes, one of them empty, and the failure would name that one.
+        raise DataError(
+            f"--model {settings.model} learns from class labels, but every training label of "
+            f"{settings.m1_run or settings.data or settings.dataset} is class {int(present[0])}: it needs examples "
+            "of at least 2 classes. Add examples of other classes, or train a model that needs no labels "
+            "(e.g. --model vae)."
         )
     return count_classes(splits["train"].labels, splits["test"].labels)
 
@@ -268,7 +289,9 @@ def train(settings):
             keras.callbacks.TerminateOnNaN(),
             # Before the backup: a kill between the two leaves a row that truncate_history drops.
             keras.callbacks.CSVLogger(history_path, append=initial_epoch > 0),
-            AtomicBackupAndRestore(run.file(BACKUP_DIR)),
+            # Kept after fit until the run is finished (Run.write_metrics): a run failing while it saves
+            # its model or draws its figures is resumed at its end by its own command.
+            AtomicBackupAndRestore(run.file(BACKUP_DIR), delete_at_end=False),
             keras.callbacks.TensorBoard(run.file(TENSORBOARD_DIR)),
         ]
         if settings.early_stopping_patience:
@@ -286,10 +309,12 @@ def train(settings):
         train_seconds = time.perf_counter() - start
         losses = history.history.get("loss", [])
         if model.stop_training and losses and not np.isfinite(losses[-1]):
-            raise FloatingPointError(
+            reason = (
                 "Training stopped: the loss became NaN or infinite (TerminateOnNaN). Lower --learning-rate, "
                 "check the data for extreme values, or use a Bernoulli likelihood for pixels in [0, 1]."
             )
+            run.record_failure(settings, reason)  # its backup holds NaN weights: a rerun starts afresh
+            raise FloatingPointError(reason)
         test_metrics = model.evaluate(test_data, verbose=0, return_dict=True)
         metrics = {
             "test": {

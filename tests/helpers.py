@@ -1,6 +1,7 @@
 """Shared test helpers: serialization round trips, small reference models and independent bounds."""
 
 import os
+import socket
 
 import keras
 import numpy as np
@@ -131,3 +132,14 @@ def saved_weights(out):
         f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
     assert arrays
     return arrays
+
+
+def free_ports(n):
+    """Returns `n` TCP ports on 127.0.0.1 that were free a moment ago (for TF_CONFIG clusters)."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

@@ -10,7 +10,10 @@ A run must behave as on a machine that never ran the project, and leave nothing 
 2. The folders a run could litter (`watched_locations`: the system temp folder, the home
    folder, the default TFDS data dir, Keras home, the XDG, matplotlib, IPython and Jupyter
    folders, the repository tree) are listed before the run and again after it; a run that leaves new
-   entries there fails and names them.
+   entries there fails and names them. Only the run's own are blamed (`blamed`): a new path
+   in the repository always, one in the other folders, which other programs on the machine
+   share, only if one of the run's Python processes wrote it (tests/write_audit.py records
+   their writes), so a TensorFlow job writing to /tmp beside the suite does not fail it.
 
 Both happen in the controller process only (the one process without xdist, the xdist
 master with it), which starts before the workers and finishes after them, so it sees every
@@ -26,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import write_audit
+
 # Environment variable -> folder under <session dir>/hermetic/ that replaces it for the run.
 HERMETIC_ENV = {
     "TMPDIR": "tmp",  # tempfile.mkdtemp() in tests, doctests, notebooks, TFDS's own scratch dirs
@@ -39,6 +44,9 @@ HERMETIC_ENV = {
     "JUPYTER_CONFIG_DIR": "jupyter_config",  # ~/.jupyter: read by the kernels, written by Jupyter apps
     "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis",  # ./.hypothesis: hypothesis' example database
 }
+
+# Set for the run's processes besides HERMETIC_ENV: write recording (tests/write_audit.py) and imports.
+AUDIT_ENV = (write_audit.LOG_ENV, write_audit.ALLOWED_ENV, "PYTHONPATH", "PYTHONSAFEPATH")
 
 # Never listed: version control and bytecode caches (written by every import).
 SKIPPED_NAMES = frozenset({".git", "__pycache__"})
@@ -180,6 +188,24 @@ def leftovers(before, after, allowed) -> list[str]:
     return outermost
 
 
+def blamed(paths, recorded, own) -> list[str]:
+    """The leftovers that are the run's: in its own folders, or written by its processes.
+
+    Args:
+        paths (list[str]): from `leftovers`.
+        recorded (set[str]): paths the run's processes wrote (`write_audit.recorded`).
+        own (Iterable[str | os.PathLike]): folders no other program writes in (the repository).
+
+    Returns:
+        list[str]: the paths of `paths` inside `own`, or that are or contain a recorded path.
+    """
+    own = [os.path.abspath(folder) for folder in own]
+    return [
+        path for path in paths
+        if any(_within(path, folder) for folder in own) or any(_within(written, path) for written in recorded)
+    ]
+
+
 def leftover_report(paths) -> list[str]:
     """The lines that explain a failed check.
 
@@ -193,9 +219,8 @@ def leftover_report(paths) -> list[str]:
         f"This test run left {len(paths)} new path(s) outside its temporary folders:",
         *(f"    {path}" for path in paths),
         "Tests, doctests and notebooks must write only under pytest's tmp_path / tmp_path_factory "
-        "or tempfile (which this run points into them); see tests/hermetic.py. Another program "
-        "writing to the same folders during the run shows up here too: give the run a private "
-        "TMPDIR, as .ci/run does.",
+        "or tempfile (which this run points into them); see tests/hermetic.py. Each path above is "
+        "in the repository or was written by one of this run's processes.",
     ]
 
 
@@ -204,6 +229,8 @@ class _Check:
     locations: list
     before: set
     allowed: list
+    own: list
+    write_log: Path
     saved_env: dict
     saved_tempdir: str | None
     found: list = field(default_factory=list)
@@ -229,11 +256,15 @@ def pytest_configure(config):
         allowed.append(config.rootpath / config.getini("cache_dir"))
     except ValueError:
         pass
+    write_log = session_dir(config) / "hermetic" / "writes"
+    write_log.mkdir(parents=True, exist_ok=True)
     check = _Check(
         locations=locations,
         before=snapshot(locations),
         allowed=allowed,
-        saved_env={name: os.environ.get(name) for name in HERMETIC_ENV},
+        own=[config.rootpath],
+        write_log=write_log,
+        saved_env={name: os.environ.get(name) for name in (*HERMETIC_ENV, *AUDIT_ENV)},
         saved_tempdir=tempfile.tempdir,
     )
     for name in HERMETIC_ENV:
@@ -241,6 +272,16 @@ def pytest_configure(config):
         path.mkdir(parents=True, exist_ok=True)
         os.environ[name] = os.fspath(path)
     tempfile.tempdir = None  # gettempdir() caches its answer; make it read TMPDIR again
+    # Every Python process of the run records its writes: this one now, the xdist workers,
+    # notebook kernels and CLI subprocesses through the sitecustomize on PYTHONPATH.
+    site = write_audit.site_folder(os.fspath(session_dir(config) / "hermetic" / "site"))
+    os.environ[write_audit.LOG_ENV] = os.fspath(write_log)
+    os.environ[write_audit.ALLOWED_ENV] = os.pathsep.join(os.fspath(a) for a in allowed)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [site, check.saved_env["PYTHONPATH"]]))
+    # Subprocesses started in the repository (python -m keras_vae ...) import the installed
+    # package, not the checkout's folder of the same name (Python 3.11+).
+    os.environ["PYTHONSAFEPATH"] = "1"
+    write_audit.install(os.fspath(write_log), allowed)
     config.stash[_CHECK] = check
 
 
@@ -249,7 +290,8 @@ def pytest_sessionfinish(session, exitstatus):
     check = session.config.stash.get(_CHECK, None)
     if check is None:
         return
-    check.found = leftovers(check.before, snapshot(check.locations), check.allowed)
+    found = leftovers(check.before, snapshot(check.locations), check.allowed)
+    check.found = blamed(found, write_audit.recorded(check.write_log), check.own)
     if check.found and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

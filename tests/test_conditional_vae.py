@@ -181,6 +181,7 @@ def test_saved_model_signatures_take_the_condition_and_tflite_decoder_is_builtin
     np.testing.assert_allclose(decoded, model.decode(z, labels), atol=1e-5)
 
 
+@pytest.mark.slow(reason="trains through the command line")
 def test_cli_trains_a_cvae_on_the_dataset_labels(tmp_path, fashion_mnist_data_dir, capsys):
     from keras_vae.cli import main
 

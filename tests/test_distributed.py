@@ -15,20 +15,19 @@ replicas' noise is independent; `test_replicas_draw_independent_noise` checks th
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from tests.helpers import free_ports
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_check.py")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _env(**extra):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", **extra)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
     if "TF_CONFIG" not in extra:
         env.pop("TF_CONFIG", None)
     return env
@@ -46,22 +45,12 @@ def _finish(process, timeout=120):
     assert process.returncode == 0, err[-3000:]
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("distributed")
     init = root / "init.npz"
     _finish(_start("single", init, root / "single.npz"))
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     processes = [_start("mirrored", init, root / "mirrored.npz")] + [
         _start("worker", init, root / f"worker{i}.npz",
@@ -86,6 +75,7 @@ def _assert_same_training(reference, other):
     np.testing.assert_allclose(float(other["elbo"]), float(reference["elbo"]), rtol=1e-6)
 
 
+@pytest.mark.slow(reason="trains under a distribution strategy in subprocesses")
 def test_mirrored_two_devices_matches_one_device(runs):
     assert int(runs["single"]["replicas"]) == 1 and int(runs["mirrored"]["replicas"]) == 2
     _assert_same_training(runs["single"], runs["mirrored"])
@@ -114,6 +104,7 @@ print(json.dumps({"single": single, "replicas": replicas}))
 """
 
 
+@pytest.mark.slow(reason="trains under a distribution strategy in subprocesses")
 def test_replicas_draw_independent_noise():
     result = subprocess.run([sys.executable, "-c", PROBE], env=_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -123,6 +114,7 @@ def test_replicas_draw_independent_noise():
     assert not np.allclose(first, second)  # replica 1 draws other noise
 
 
+@pytest.mark.slow(reason="trains under a distribution strategy in subprocesses")
 def test_cli_strategy_mirrored_trains_and_multi_worker_needs_tf_config(tmp_path, monkeypatch, capsys):
     data = tmp_path / "x.npy"
     np.save(data, np.random.default_rng(0).integers(0, 256, (40, 6, 6), np.uint8))

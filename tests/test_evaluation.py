@@ -204,6 +204,7 @@ def test_invalid_options_raise_clear_errors():
         make_beta_schedule("exponential")
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_beta_schedule_changes_beta_inside_the_compiled_step(tiny_images):
     model = _small_vae()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
@@ -238,6 +239,7 @@ def test_free_bits_floor_the_kl_term_of_the_loss(tiny_images):
         assert h["elbo"][epoch] == pytest.approx(h["reconstruction"][epoch] - h["kl"][epoch], rel=1e-4)
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 @pytest.mark.parametrize("options", [{"objective": "iwae", "num_samples": 5}, {"free_bits": 0.25}])
 def test_options_train_and_round_trip_through_keras_file(options, tiny_images, tmp_path):
     model = _small_vae(**options)
@@ -260,6 +262,7 @@ def test_options_train_and_round_trip_through_keras_file(options, tiny_images, t
 # Command line ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="trains through the command line")
 def test_cli_trains_with_options_and_evaluates(tmp_path, capsys):
     from keras_vae.cli import main
 

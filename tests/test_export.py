@@ -80,6 +80,7 @@ def exported(tmp_path_factory):
 # Layout and report ------------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_export_layout_and_report(exported):
     out = exported["out"]
     assert (out / "saved_model" / "vae" / "1" / "saved_model.pb").is_file()
@@ -115,6 +116,7 @@ def _saved_model_cli(*args):
     return subprocess.run(base + list(args), capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_saved_model_cli_show_lists_every_signature(exported):
     shown = _saved_model_cli("show", "--dir", exported["version_dir"], "--all")
     assert shown.returncode == 0, shown.stderr
@@ -137,6 +139,7 @@ def test_saved_model_cli_show_lists_every_signature(exported):
     assert "outputs['reconstruction']" in block("serving_default")
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_saved_model_cli_run_decode(exported, tmp_path):
     z_file = tmp_path / "z.npy"
     np.save(z_file, np.zeros((2, LATENT_DIM), "float32"))
@@ -150,6 +153,7 @@ def test_saved_model_cli_run_decode(exported, tmp_path):
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_saved_model_cli_run_wrong_latent_size_fails_clearly(exported, tmp_path):
     z_file = tmp_path / "z.npy"
     np.save(z_file, np.zeros((2, LATENT_DIM - 3), "float32"))
@@ -165,6 +169,7 @@ def test_saved_model_cli_run_wrong_latent_size_fails_clearly(exported, tmp_path)
 # A TensorFlow-only process reproduces the model -------------------------------------
 
 
+@pytest.mark.slow(reason="a full export, reloaded in a TensorFlow-only subprocess")
 def test_tensorflow_only_process_reproduces_keras(exported):
     model, images = exported["model"], exported["images"]
     z = np.random.default_rng(3).standard_normal((5, LATENT_DIM)).astype("float32")
@@ -394,6 +399,7 @@ def test_tflite_rejects_wrong_latent_size(exported):
         tflite.run_decoder(interpreter, np.zeros((1, LATENT_DIM + 1), "float32"))
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_tflite_conv_gaussian_builtin_only(tmp_path):
     model = build_vae(DATA_SHAPE, architecture="conv", latent_dim=4, likelihood="gaussian", seed=0)
     paths = tflite.export_tflite_decoders(model, str(tmp_path), variants=("float32", "int8"))
@@ -498,6 +504,7 @@ def test_a_second_export_to_the_same_out_is_refused(exported, tmp_path):
     assert _listing(tmp_path) == []
 
 
+@pytest.mark.slow(reason="kills an export subprocess and exports again")
 def test_a_killed_export_leaves_temporaries_that_the_next_export_removes(exported, tmp_path, capsys):
     # Issue 19, case 4: a SIGKILLed export left `.NAME.export-XXXX` (13-18 MB) beside the destination for good.
     out = tmp_path / "exp"
@@ -556,6 +563,7 @@ def test_versions_increment_and_models_config(tmp_path):
     assert config.count("config {") == 2 and 'model_platform: "tensorflow"' in config
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_cli_export_command(exported, tmp_path, capsys):
     out = tmp_path / "cli_out"
     assert cli_main(["export", str(exported["run_dir"]), "--out", str(out), "--name", "fashion"]) == 0

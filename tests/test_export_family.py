@@ -84,6 +84,7 @@ def inputs_of(signature):
 # Layout and report ---------------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_layout_and_report(exported):
     kind, out, on_disk = exported["kind"], exported["out"], exported["report"]  # read from export_report.json
     assert (out / "saved_model" / kind / "1" / "saved_model.pb").is_file()
@@ -140,6 +141,7 @@ def test_signatures_rerun_equal_the_keras_model(exported):
     np.testing.assert_allclose(tf.sigmoid(decoded["logits"]), want_decode, atol=1e-5)
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 @pytest.mark.parametrize("exported", ["dae"], indirect=True)
 def test_denoising_autoencoder_signatures_do_not_corrupt(exported):
     x = random_images(4, SHAPE, seed=5)
@@ -285,6 +287,7 @@ def test_bad_run_directories_fail_early_with_clear_messages(tmp_path, capsys):
 # The CLI on a cvae run directory -------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 @pytest.mark.parametrize("exported", ["cvae"], indirect=True)
 def test_cli_exports_a_cvae_run_directory(exported, tmp_path, capsys):
     run_dir = tmp_path / "run"

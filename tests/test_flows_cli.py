@@ -7,6 +7,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 from PIL import Image
 
 from keras_vae.cli import main
@@ -21,6 +22,7 @@ def labelled_array(path, shape, n=48, classes=3):
     return path
 
 
+@pytest.mark.slow(reason="trains through the command line")
 def test_flow_run_from_the_command_line(tmp_path, capsys):
     data = labelled_array(tmp_path / "grey.npz", (12, 12, 1))
     out = tmp_path / "glow"

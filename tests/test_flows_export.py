@@ -32,6 +32,7 @@ def exported(tmp_path_factory):
     return {"model": model, "loaded": tf.saved_model.load(str(version_dir)), "paths": paths}
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 def test_signatures_equal_the_keras_model(exported):
     model, loaded = exported["model"], exported["loaded"]
     assert {"log_prob", "encode", "decode", "sample", "reconstruct"} <= set(loaded.signatures)

@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests import hermetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,28 +108,53 @@ def test_writes_only_in_its_temporary_folders(tmp_path, tmp_path_factory):
 LEAVING_TESTS = '''
 
 def test_leaves_files_behind():
+    import subprocess, sys
     (Path({systmp!r}) / "tfds").mkdir()  # a fixed folder in the system temp folder
     (Path({systmp!r}) / "tfds" / "dataset_info.json").write_text("x")
     (Path.home() / ".keras").mkdir()
     Path("runs", "default").mkdir(parents=True)  # the working directory: the repository
+    # A Python subprocess of the run (as the CLI tests start) is the run's too.
+    leak = str(Path({systmp!r}) / "from_a_subprocess.txt")
+    subprocess.run([sys.executable, "-c", f"open({{leak!r}}, 'w').write('x')"], check=True)
+'''
+
+# Beside the run, another program keeps writing to the same temp and home folders.
+OTHER_PROGRAM = """
+import os, sys, time
+systmp, home, stop = sys.argv[1:]
+n = 0
+while not os.path.exists(stop) and n < 2000:
+    open(os.path.join(systmp, f"__autograph_generated_file{n}.py"), "w").write("x")
+    os.makedirs(os.path.join(home, ".keras", f"other{n}"))
+    n += 1
+    time.sleep(0.05)
+"""
+
+SLOW_CLEAN_TESTS = INNER_TESTS + '''
+
+def test_takes_a_while():
+    import time
+    time.sleep(2)
 '''
 
 
-def _run_inner_pytest(tmp_path, source):
+def _run_inner_pytest(tmp_path, source, make=True):
     """Runs pytest with the hermetic plugin on `source` in private folders.
 
     Args:
         tmp_path (pathlib.Path): the calling test's folder; gets repo/, home/ and systmp/.
         source (str): the inner test module.
+        make (bool): make home/ and systmp/ (False: the caller made them).
 
     Returns:
         tuple: (subprocess.CompletedProcess, repo, home, systmp).
     """
     repo, home, systmp = tmp_path / "repo", tmp_path / "home", tmp_path / "systmp"
-    for folder in (repo, home, systmp):
+    for folder in (repo, home, systmp) if make else (repo,):
         folder.mkdir()
     (repo / "test_inner.py").write_text(source)
-    env = {k: v for k, v in os.environ.items() if k not in hermetic.HERMETIC_ENV and not k.startswith("PYTEST_")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in hermetic.HERMETIC_ENV and k not in hermetic.AUDIT_ENV and not k.startswith("PYTEST_")}
     # Its own home and temp folder: this run's other tests cannot write there meanwhile.
     env.update(HOME=str(home), TMPDIR=str(systmp), PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     command = [sys.executable, "-m", "pytest", "-p", "tests.hermetic", "-p", "no:cacheprovider",
@@ -136,12 +163,7 @@ def _run_inner_pytest(tmp_path, source):
     return result, repo, home, systmp
 
 
-def test_a_clean_run_passes(tmp_path):
-    result, *_ = _run_inner_pytest(tmp_path, INNER_TESTS)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout and "left behind" not in result.stdout
-
-
+@pytest.mark.slow(reason="runs pytest in a subprocess")
 def test_a_run_that_leaves_files_fails_and_names_them(tmp_path):
     result, repo, home, systmp = _run_inner_pytest(
         tmp_path, INNER_TESTS + LEAVING_TESTS.format(systmp=str(tmp_path / "systmp"))
@@ -149,7 +171,37 @@ def test_a_run_that_leaves_files_fails_and_names_them(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "2 passed" in result.stdout  # the tests pass; the check fails the run
     named = re.findall(r"^    (/.*)$", result.stdout, re.M)
-    assert named == [str(home / ".keras"), str(repo / "runs"), str(systmp / "tfds")], result.stdout
+    assert named == [
+        str(home / ".keras"), str(repo / "runs"), str(systmp / "from_a_subprocess.txt"), str(systmp / "tfds")
+    ], result.stdout
+
+
+@pytest.mark.slow(reason="runs pytest in a subprocess")
+def test_a_clean_run_passes_while_another_program_writes_to_temp_and_home(tmp_path):
+    home, systmp, stop = tmp_path / "home", tmp_path / "systmp", tmp_path / "stop"
+    other_env = {k: v for k, v in os.environ.items() if k not in hermetic.AUDIT_ENV}
+    home.mkdir()
+    systmp.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", OTHER_PROGRAM, str(systmp), str(home), str(stop)], env=other_env)
+    try:
+        result, *_ = _run_inner_pytest(tmp_path, SLOW_CLEAN_TESTS, make=False)
+    finally:
+        stop.touch()
+        other.wait(timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout and "left behind" not in result.stdout
+    # It did write during the run: more files than the 2 s sleep alone would let it make before.
+    assert len(list(systmp.glob("__autograph_generated_file*.py"))) >= 40
+    assert len(list((home / ".keras").iterdir())) >= 40
+
+
+def test_blamed_keeps_the_runs_own_folders_and_what_it_wrote(tmp_path):
+    repo, shared = tmp_path / "repo", tmp_path / "tmp"
+    paths = [str(repo / "runs"), str(shared / "mine"), str(shared / "other.py"), str(shared / "made_by_other")]
+    recorded = {str(shared / "mine" / "a.txt"), str(shared / "made_by_other" / "b.txt"), str(tmp_path / "elsewhere")}
+    assert hermetic.blamed(paths, recorded, own=[repo]) == [
+        str(repo / "runs"), str(shared / "mine"), str(shared / "made_by_other")
+    ]
 
 
 # ---------------------------------------------------------------- CI

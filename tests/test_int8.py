@@ -2,6 +2,7 @@
 or the export refuses the variant and says why (keras_vae.export.quantization)."""
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -33,6 +34,7 @@ def trained_model(likelihood):
     return model
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 @pytest.mark.parametrize("likelihood", sorted(LIKELIHOODS))
 def test_int8_error_is_bounded_or_the_variant_refused(likelihood, tmp_path):
     model = trained_model(likelihood)
@@ -52,6 +54,7 @@ def test_int8_error_is_bounded_or_the_variant_refused(likelihood, tmp_path):
         assert refused == {} and errors["int8"] <= quantization.INT8_MAX_ABS_ERROR, errors
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 @pytest.mark.parametrize("likelihood", ["continuous_bernoulli", "discretized_logistic"])
 def test_refused_int8_decoders_are_indeed_unusable(likelihood, tmp_path):
     # Converted anyway, bypassing the refusal: the int8 decoder fails at run time or errs beyond the bound.
@@ -66,3 +69,19 @@ def test_refused_int8_decoders_are_indeed_unusable(likelihood, tmp_path):
         assert "div" in str(failure).lower()
     else:
         assert error > quantization.INT8_MAX_ABS_ERROR
+
+
+def test_int8_conversion_warns_about_no_deprecated_interpreter(tmp_path):
+    # TensorFlow's calibrator runs tf.lite.Interpreter, which warns that it is deprecated; keras-vae
+    # uses ai_edge_litert itself and keeps the converter's warning out of its users' output.
+    from keras_vae.export import family
+
+    model = build_model("vae", (4,), latent_dim=2)
+    decoder = tflite.write_decoder_saved_model(model, str(tmp_path / "decoder"))
+    calibration = family.calibration_inputs(model, count=16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = tflite.convert_decoder(decoder, "int8", str(tmp_path / "decoder_int8.tflite"), calibration=calibration)
+        interpreter = tflite.load_interpreter(path)
+    assert type(interpreter).__module__.startswith("ai_edge_litert")
+    assert not [w for w in caught if "tf.lite.Interpreter" in str(w.message)], [str(w.message)[:80] for w in caught]

@@ -14,6 +14,7 @@ def two_clusters(n, rng):
     return (centres + 0.4 * rng.normal(size=(n, 2))).astype("float32")
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_sampler_fits_codes_better_than_the_best_gaussian_and_samples_the_clusters():
     rng = np.random.default_rng(0)
     train, test = two_clusters(1024, rng), two_clusters(500, rng)

@@ -22,6 +22,7 @@ def fashion_subset(fashion_mnist_data_dir):
     return train, test
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 @pytest.mark.parametrize("architecture", ["mlp", "conv"])
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_short_fit_raises_held_out_elbo(fashion_subset, architecture, likelihood):

@@ -173,6 +173,7 @@ def test_odd_parameter_channels_fail_clearly():
         DiscretizedLogistic().mean(np.zeros((1, 3), "float32"))
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 @pytest.mark.parametrize("name", ["continuous_bernoulli", "heteroscedastic_gaussian", "discretized_logistic"])
 def test_vae_with_each_new_likelihood_trains_and_round_trips(name, tmp_path):
     import keras

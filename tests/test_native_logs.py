@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from keras_vae.native_logs import is_native_noise, quiet_native_logs
 
 NATIVE_LINE = re.compile(r"^[IWE]\d{4} \d+:\d+:\d+\.\d+\s+\d+ \S+:\d+\]", re.M)
@@ -19,6 +21,7 @@ def keras_vae(tmp_path, *args):
     return done.returncode, done.stderr
 
 
+@pytest.mark.slow(reason="runs the command line in subprocesses")
 def test_command_line_is_quiet_by_default_and_verbose_on_request(tmp_path):
     # `export` of a missing run imports TensorFlow (which logs at once), then fails with a message.
     code, quiet = keras_vae(tmp_path, "export", "no-run", "--out", "out")

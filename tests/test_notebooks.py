@@ -21,6 +21,7 @@ EXPECTED_FIGURES = {
 }
 
 
+@pytest.mark.slow(reason="runs a notebook top to bottom in a Jupyter kernel")
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
 def test_notebook_runs_in_fast_mode(name, fashion_mnist_data_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_VAE_FAST", "1")

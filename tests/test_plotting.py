@@ -266,6 +266,7 @@ def test_image_logger_follows_what_the_model_can_do(tmp_path):
         cvae.fit(images, labels, epochs=1, verbose=0, callbacks=[ImageLogger(images, log_dir=str(tmp_path / "x"))])
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_plotting_leaves_matplotlib_alone():
     # Importing and drawing keep the user's backend, and no figure enters pyplot's global list
     # (where unclosed figures would pile up and a notebook would show them a second time).

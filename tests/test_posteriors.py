@@ -124,6 +124,7 @@ def test_every_posterior_round_trips_its_config(name):
     assert type(assert_config_round_trip(get_posterior(name))) is POSTERIORS[name]
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 @pytest.mark.parametrize("posterior", ["full_covariance", "iaf"])
 def test_vae_with_a_richer_posterior_trains_evaluates_and_round_trips(posterior, tmp_path):
     model, x = compiled_binary_vae(D, posterior=posterior)
@@ -154,6 +155,7 @@ def test_diagonal_posterior_matches_the_sampling_layer_parameterisation():
     np.testing.assert_allclose(np.asarray(log_q), expected, atol=1e-5)
 
 
+@pytest.mark.slow(reason="a full export: SavedModel, TFLite conversions and checks")
 @pytest.mark.parametrize(
     "likelihood, prior, posterior",
     [("continuous_bernoulli", "vamp", "iaf"), ("discretized_logistic", "mixture", "full_covariance")],

@@ -56,6 +56,7 @@ def test_hold_out_and_early_stopping_callback():
     assert (callback.monitor, callback.patience, callback.restore_best_weights) == ("val_elbo", 4, True)
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_training_with_early_stopping_and_gated_units(tmp_path):
     data = os.path.join(tmp_path, "x.npy")
     np.save(data, np.random.default_rng(0).integers(0, 256, (60, 8, 8), np.uint8))

@@ -111,6 +111,7 @@ def test_every_prior_round_trips_its_config(name):
     assert type(assert_config_round_trip(get_prior(name))) is PRIORS[name]
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 @pytest.mark.parametrize("prior", ["mixture", "vamp"])
 def test_vae_with_a_learned_prior_trains_samples_and_round_trips(prior, tmp_path):
     model, x = compiled_binary_vae(3, prior=prior)

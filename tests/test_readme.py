@@ -4,10 +4,12 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow(reason="trains the README's quickstart on 6,000 Fashion-MNIST images")
 def test_quickstart_runs(tmp_path, monkeypatch):
     code = re.search(r"## Quickstart in Python\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
     assert "epochs=5" in code and code.count('"train")') == 1

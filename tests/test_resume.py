@@ -62,6 +62,7 @@ def data(tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow(reason="kills a training subprocess with SIGKILL and reruns it")
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(data, tmp_path, kind):
     from keras_vae.resume import backup_epoch

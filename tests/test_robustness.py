@@ -71,6 +71,7 @@ def _train(data, out, seed):
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow(reason="trains the same run in two subprocesses")
 def test_deterministic_runs_with_the_same_seed_give_identical_weights(tmp_path):
     from tests.helpers import saved_weights
 

@@ -91,6 +91,7 @@ def _train_command(data, out, *extra):
     return [sys.executable, "-m", "keras_vae", "train", "--data", str(data), "--out", str(out), *extra]
 
 
+@pytest.mark.slow(reason="trains two runs in concurrent subprocesses")
 def test_two_trainings_into_one_out_never_share_it(data, tmp_path):
     # Issue 19, case 1: `T --out rc & T --out rc --seed 7 & wait`. The first is stopped while it
     # holds the run directory, so the second meets its lock for certain.
@@ -126,6 +127,7 @@ def test_two_trainings_into_one_out_never_share_it(data, tmp_path):
 # Ownership -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow(reason="trains through the command line in subprocesses")
 def test_a_folder_that_is_not_a_run_is_never_changed_without_overwrite(data, tmp_path, capsys):
     from keras_vae.cli import main
 

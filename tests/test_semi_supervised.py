@@ -194,6 +194,7 @@ def stripes(n, seed):
     return x.astype("float32"), y
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_m2_classifier_beats_the_same_classifier_trained_on_the_labels_alone():
     # One labelled example per class (labelled_subset seed 0) among 2,000: the supervised
     # classifier only sees two points, and its boundary between them is mostly wrong
@@ -238,6 +239,7 @@ def keras_vae_decoder():
     return MLPDecoder((2,), hidden_units=(64, 64))
 
 
+@pytest.mark.slow(reason="trains through the command line")
 def test_cli_trains_evaluates_and_records_the_labelled_subset(tmp_path, capsys):
     rng = np.random.default_rng(0)
     labels = np.arange(60) % 3

@@ -91,6 +91,7 @@ def test_npy_tables_and_standardisation_with_a_way_back(tmp_path):
     assert Standardizer(**scaler.get_config()).transform(x[:2]).shape == (2, 6)
 
 
+@pytest.mark.slow(reason="trains through the command line")
 def test_mlp_gaussian_vae_on_a_csv_table_via_the_cli(tmp_path, capsys):
     x = correlated_table()
     path = tmp_path / "table.csv"
@@ -112,7 +113,7 @@ def test_mlp_gaussian_vae_on_a_csv_table_via_the_cli(tmp_path, capsys):
     # Conv on flat rows and Bernoulli on unbounded features: clear errors, nothing written.
     for extra, message in (
         (["--likelihood", "gaussian", "--architecture", "conv"], "conv architecture needs images"),
-        ([], "use --likelihood gaussian for unbounded features"),
+        (["--likelihood", "bernoulli"], "use --likelihood gaussian for unbounded features"),
     ):
         bad_out = tmp_path / f"bad{len(extra)}"
         assert main(["train", "--data", str(path), "--out", str(bad_out)] + extra + FAST) == 2
@@ -120,6 +121,7 @@ def test_mlp_gaussian_vae_on_a_csv_table_via_the_cli(tmp_path, capsys):
         assert not (bad_out / "model.keras").exists()
 
 
+@pytest.mark.slow(reason="trains through the command line")
 def test_autoencoder_on_a_npy_table_via_the_cli(tmp_path, capsys):
     np.save(tmp_path / "t.npy", correlated_table(200).astype("float32"))
     out = tmp_path / "ae"

@@ -24,6 +24,7 @@ def small_vae(likelihood="bernoulli", architecture="mlp", **kwargs):
     return model
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_fit_on_numpy_reports_consistent_metrics():
     model = small_vae()
     history = model.fit(random_images(64, SHAPE), epochs=2, batch_size=16, verbose=0).history
@@ -36,6 +37,7 @@ def test_fit_on_numpy_reports_consistent_metrics():
         np.testing.assert_allclose(elbo, rec - kl, rtol=1e-5)
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_fit_on_a_dataset_of_image_label_pairs_and_evaluate_gives_the_elbo():
     images = random_images(64, SHAPE)
     data = tf.data.Dataset.from_tensor_slices((images, np.arange(64))).batch(16)
@@ -83,6 +85,7 @@ def test_methods_shapes_and_seeded_sampling():
     assert not np.allclose(a, c)
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 def test_standard_callbacks_work(tmp_path):
     model = small_vae()
     x = random_images(64, SHAPE)
@@ -150,6 +153,7 @@ def test_bad_options_name_the_valid_choices():
         VAE(MLPEncoder(2), MLPDecoder((8, 8, 2))).build((None,) + SHAPE)
 
 
+@pytest.mark.slow(reason="trains models for several epochs")
 @pytest.mark.parametrize("architecture", ["mlp", "conv"])
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_fixed"])
 def test_trained_model_round_trips_through_keras_file(architecture, likelihood, tmp_path):

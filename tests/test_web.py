@@ -105,6 +105,7 @@ def python_decode(path, z, label):
     return tflite.run_decoder(interpreter, np.asarray(z, "float32")[None], condition)[0]
 
 
+@pytest.mark.slow(reason="exports a run and decodes it in headless Chromium")
 def test_web_export_writes_a_self_contained_page(export_dir):
     folder = export_dir / "tflite"
     for name in ("index.html", "explorer.js", "explorer.json", "litertjs/core/index.js", "litertjs/wasm-utils/index.js",
@@ -124,6 +125,7 @@ def test_web_export_writes_a_self_contained_page(export_dir):
     assert 'base_path: "/models/vae"' in config and str(export_dir) not in config
 
 
+@pytest.mark.slow(reason="exports a run and decodes it in headless Chromium")
 def test_batch1_copies_compute_what_the_exported_decoders_compute(export_dir):
     folder = export_dir / "tflite"
     for variant in VARIANTS:
@@ -133,6 +135,7 @@ def test_batch1_copies_compute_what_the_exported_decoders_compute(export_dir):
             np.testing.assert_array_equal(copy, original, err_msg=variant)
 
 
+@pytest.mark.slow(reason="exports a run and decodes it in headless Chromium")
 def test_page_shows_its_controls(page):
     driver, base_url = page
     driver.get(base_url + "/export/tflite/")
@@ -172,6 +175,7 @@ def test_page_shows_its_controls(page):
     assert dragged["z"][0] > 1.5 and dragged["z"][1] > 1.5 and dragged["z"][2] == after["z"][2]
 
 
+@pytest.mark.slow(reason="exports a run and decodes it in headless Chromium")
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_browser_decodes_as_the_python_interpreter(page, export_dir, variant):
     driver, base_url = page
@@ -201,6 +205,7 @@ def status(driver):
     )
 
 
+@pytest.mark.slow(reason="exports a run and decodes it in headless Chromium")
 def test_missing_or_corrupt_decoder_shows_a_clear_message(page):
     driver, base_url = page
     driver.get(base_url + "/broken/")
@@ -219,6 +224,7 @@ def test_missing_or_corrupt_decoder_shows_a_clear_message(page):
     assert "error" not in result and status(driver)[0] == "ready" and status(driver)[1] == ""
 
 
+@pytest.mark.slow(reason="exports a run and decodes it in headless Chromium")
 def test_missing_runtime_shows_a_clear_message(page):
     driver, base_url = page
     driver.get(base_url + "/no_runtime/")
@@ -227,13 +233,13 @@ def test_missing_runtime_shows_a_clear_message(page):
 
 
 def test_export_refuses_web_without_the_runtime(tmp_path, monkeypatch, capsys):
-    empty = tmp_path / "web"
-    (empty / "page").mkdir(parents=True)
-    (empty / "package.json").write_text(json.dumps({"dependencies": {"@litertjs/core": "2.5.3"}}))
-    monkeypatch.setenv("KERAS_VAE_WEB_DIR", str(empty))
+    incomplete = tmp_path / "web_assets"  # an installation whose assets were lost
+    incomplete.mkdir()
+    (incomplete / "manifest.json").write_text(json.dumps({"litertjs_version": "2.5.3", "files": ["index.html"]}))
+    monkeypatch.setattr(web, "assets_dir", lambda: str(incomplete))
     out = tmp_path / "out"
     # Refused before the run is even read: RUN_DIR need not exist.
     assert cli_main(["export", str(tmp_path / "no-run"), "--out", str(out), "--web"]) == 2
     message = capsys.readouterr().err
-    assert "npm ci" in message and "LiteRT.js" in message and "without --web" in message
+    assert "LiteRT.js" in message and "index.html" in message and "reinstall" in message and "without --web" in message
     assert not out.exists()

@@ -1,25 +1,42 @@
 """`keras-vae evaluate RUN_DIR --importance-samples K`: importance-sampled NLL of a run, as JSON."""
 
+import argparse
 import os
 import sys
 
-from keras_vae.commands.arguments import positive_int
+from keras_vae.commands.arguments import number, positive_int
+
+
+def disentanglement_scale(text):
+    """argparse type: a scale of the disentanglement metrics' sample sizes (`disentanglement.check_scale`).
+
+    Args:
+        text: str, the option's value.
+    """
+    from keras_vae.disentanglement import check_scale  # scipy: only when the option is given
+
+    try:
+        return check_scale(number(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_parser(subparsers):
     """Adds the `evaluate` sub-command to an argparse `subparsers` object; returns its parser."""
     evaluate = subparsers.add_parser("evaluate", help="importance-sampled log-likelihood of a trained run")
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `keras-vae train`")
-    evaluate.add_argument("--importance-samples", type=positive_int, default=1000,
-                          help="importance samples K per image (default: %(default)s)")
+    evaluate.add_argument("--importance-samples", type=positive_int, default=None,
+                          help="importance samples K per image, for models with a bound (default: 1000); "
+                               "refused for runs whose evaluation draws none (flows, m2)")
     evaluate.add_argument("--split", default="test", help="dataset split (default: %(default)s)")
     evaluate.add_argument("--max-examples", type=positive_int, default=None, help="evaluate the first N images")
     evaluate.add_argument("--batch-size", type=positive_int, default=100, help="(default: %(default)s)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default: 0)")
     evaluate.add_argument("--disentanglement", action="store_true",
                           help="also score MIG, FactorVAE, DCI and beta-VAE on the run's factors (sprites runs)")
-    evaluate.add_argument("--disentanglement-scale", type=float, default=1.0,
-                          help="multiplies the metrics' default sample sizes (default: %(default)s)")
+    evaluate.add_argument("--disentanglement-scale", type=disentanglement_scale, default=1.0,
+                          help="with --disentanglement: multiplies the metrics' default sample sizes; a scale "
+                               "giving too few or too many samples is refused with the valid range (default: %(default)s)")
     evaluate.add_argument("--out", default=None, help="output JSON (default: RUN_DIR/evaluation.json)")
     return evaluate
 
@@ -41,7 +58,8 @@ def run(args):
             disentanglement=args.disentanglement,
             disentanglement_scale=args.disentanglement_scale,
         )
-    except (ValueError, TypeError, FileNotFoundError, DataError) as error:
+    # OSError: an --out that cannot be written (checked before the evaluation).
+    except (ValueError, TypeError, OSError, DataError) as error:
         print(f"keras-vae evaluate: error: {error}", file=sys.stderr)
         return 2
     if "accuracy" in result:  # a model with a classifier (m2): classification next to its bounds

@@ -67,7 +67,8 @@ def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False, tempera
 
     Raises:
         RunError: the model cannot be sampled as asked (no prior, a label for an
-            unconditional model, a label out of range, a vector condition).
+            unconditional model, a label out of range, a vector condition, a temperature it
+            refuses (`check_temperature`), --draw for a kind whose samples are draws already).
     """
     import numpy as np
 
@@ -79,13 +80,15 @@ def sample_figure(model, run_dir, n, seed, cols, label=None, draw=False, tempera
             "`keras-vae plot` draws its reconstructions and latent space."
         )
     num_classes = model.num_classes
-    if float(temperature) != 1.0 and not model.samples_at_temperature:
+    try:
+        model.check_temperature(temperature)
+    except ValueError as error:
+        raise RunError(str(error)) from error  # the command's error type, the kind's own message
+    if draw and not model.draws_from_likelihood:
         raise RunError(
-            f"--temperature {temperature:g} given but this {type(model).__name__} samples at temperature 1 only; "
-            "drop --temperature."
+            f"--draw has no effect on this {type(model).__name__} run: its samples are draws from the model already "
+            "(x = f^-1(z), no p(x|z) to draw from), so --draw would give the same images; drop --draw."
         )
-    if not float(temperature) > 0:
-        raise RunError(f"--temperature must be positive, got {temperature:g}.")
     if label is not None and not model.takes_condition:
         raise RunError(
             f"--label {label} given but this model is not conditional on classes; it samples p(z) for all "

@@ -6,6 +6,9 @@ import sys
 
 from keras_vae.commands.arguments import number, positive_int
 
+#: The likelihood a table (`--data` .csv or 2-D .npy) trains with when --likelihood is not given.
+TABLE_LIKELIHOOD = "gaussian"
+
 
 def add_parser(subparsers):
     """Adds the `train` sub-command to an argparse `subparsers` object; returns its parser."""
@@ -40,8 +43,8 @@ def add_parser(subparsers):
                        help="encoder/decoder pair (default: %(default)s)")
     train.add_argument("--latent-dim", type=positive_int, default=defaults.latent_dim,
                        help="size of z (default: %(default)s)")
-    train.add_argument("--likelihood", choices=sorted(LIKELIHOODS), default=defaults.likelihood,
-                       help="decoder distribution p(x|z) (default: %(default)s)")
+    train.add_argument("--likelihood", choices=sorted(LIKELIHOODS), default=None,
+                       help=f"decoder distribution p(x|z) (default: {defaults.likelihood}; {TABLE_LIKELIHOOD} for a table)")
     train.add_argument("--gaussian-scale", type=number, default=None, help="fixed sigma (default: learned)")
     train.add_argument("--binarize", choices=list(BINARIZATIONS), default=None,
                        help="default: dynamic for bernoulli (none for m2 and the flows), none for the others")
@@ -147,12 +150,20 @@ def settings_from_args(args):
         given = {name: value for name, value in values.items() if name in explicit}
         values = {**values, **preset_settings(values["preset"]), **given}
     values.pop("verbose", None)  # the CLI's --verbose shows TensorFlow's C++ logs; Keras' progress bar keeps its default
-    if values.get("binarize") is None:
-        from keras_vae.models.builder import MODEL_KINDS
+    from keras_vae.data.tables import is_table_file
+    from keras_vae.models.builder import MODEL_KINDS
 
-        kind = MODEL_KINDS.get(values.get("model"))
+    kind = MODEL_KINDS.get(values.get("model"))
+    table = bool(values.get("data")) and is_table_file(values["data"])
+    if values.get("likelihood") is None:
+        # Table rows are real-valued features (README, "Tables"); a kind without a decoder likelihood
+        # (a flow) keeps the default, which it is not refused for.
+        takes_likelihood = kind is None or "likelihood" in kind.network_option_names
+        values["likelihood"] = TABLE_LIKELIHOOD if table and takes_likelihood else TrainSettings().likelihood
+    if values.get("binarize") is None:
         binarizes = kind is None or (kind.binarizes_by_default and not kind.trains_on_grey_levels)
-        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" and binarizes else "none"
+        # Binarization is for images: a table's rows are modelled as they are.
+        values["binarize"] = "dynamic" if values["likelihood"] == "bernoulli" and binarizes and not table else "none"
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
     return TrainSettings(**{k: v for k, v in values.items() if k in fields})
 

@@ -96,19 +96,29 @@ class FlowModel(GenerativeModel):
     """Base of the flow kinds: a multi-scale flow trained by maximum likelihood (module docstring).
 
     Args:
-        num_scales: int, default 2. L, the number of scales (L - 1 splits).
-        steps_per_scale: int, default 2. Flow steps (couplings) per scale (per group for RealNVP).
-        hidden_channels: int, default 64. Width of every coupling network.
+        num_scales: int, default 2. L, the number of scales (L - 1 splits); 1 to 8.
+        steps_per_scale: int, default 2. Flow steps (couplings) per scale (per group for RealNVP); 1 to 64.
+        hidden_channels: int, default 64. Width of every coupling network; 1 to 1024.
         seed: int or None, default None. Seeds the 1x1 convolutions' start and the dequantisation noise.
         **kwargs: standard `keras.Model` arguments (`name`).
+
+    Raises:
+        ValueError: an option that is no integer in its range (`option_limits`).
     """
 
     capabilities = frozenset({PRIOR, EXACT})
+    #: The largest value each option may take. A model file's config asks for this much work
+    #: and memory, so a hostile or mistyped one (steps_per_scale 3000: minutes and gigabytes per
+    #: sample) is refused when the model is made, before any layer is built. Glow's paper uses
+    #: at most 6 scales, 48 steps and 512 channels.
+    option_limits = {"num_scales": 8, "steps_per_scale": 64, "hidden_channels": 1024}
     metric_names = ("loss", "bits_per_dim", "log_det")
     option_names = ("num_scales", "steps_per_scale", "hidden_channels")
+    network_option_names = ()  # a flow is its own encoder and decoder: x <-> z, latent_dim = H W C
     nested_config_keys = ()
     samples_at_temperature = True
     trains_on_grey_levels = True
+    draws_from_likelihood = False
 
     def __init__(self, num_scales=2, steps_per_scale=2, hidden_channels=64, seed=None, encoder=None, decoder=None,
                  likelihood=None, **kwargs):
@@ -116,12 +126,26 @@ class FlowModel(GenerativeModel):
         super().__init__(None, None, likelihood=FlowOutput(), seed=seed, **kwargs)
         for name, value in (("num_scales", num_scales), ("steps_per_scale", steps_per_scale),
                             ("hidden_channels", hidden_channels)):
-            if int(value) != value or int(value) < 1:
-                raise ValueError(f"{type(self).__name__} needs {name} >= 1 (an integer), got {value}.")
+            self._check_option(name, value)
         self.num_scales = int(num_scales)
         self.steps_per_scale = int(steps_per_scale)
         self.hidden_channels = int(hidden_channels)
         self.dequantisation_noise = keras.random.SeedGenerator(0 if seed is None else int(seed))
+
+    def _check_option(self, name, value):
+        limit = self.option_limits[name]
+        # A bool is an int to Python and a string "2" compares unequal to 2: name the type they have.
+        if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(
+                f"{type(self).__name__} needs {name} >= 1 and at most {limit} (an integer), got {value!r} "
+                f"(a {type(value).__name__}); write it as a number, e.g. {name}=2."
+            )
+        if not (np.isfinite(value) and int(value) == value and 1 <= value <= limit):
+            raise ValueError(
+                f"{type(self).__name__} needs {name} >= 1 and at most {limit} (an integer), got {value!r}; larger "
+                f"flows are refused ({type(self).__name__}.option_limits) so that no model file asks for unbounded "
+                "work or memory."
+            )
 
     # What a kind defines -----------------------------------------------------------
 
@@ -308,6 +332,10 @@ class FlowModel(GenerativeModel):
         images = ((h + 0.5) * NUM_BINS - 0.5) / (NUM_BINS - 1)
         return tf.clip_by_value(images, 0.0, 1.0), self.flatten_latents(used)
 
+    def sample_images(self, count, seed, condition_vector=None):
+        """Returns `sample(count, seed)`'s images (temperature 1, clipped to [0, 1]): the `sample` signature's."""
+        return self.sample_from_noise(self.prior_noise(count, seed))[0]
+
     def prior_latents(self, n, seed, stream=0, temperature=1.0):
         """Returns n draws z ~ p(z) (at `temperature`), (n, latent_dim): decode(z) is `sample(n, seed)` unclipped."""
         return self.sample_from_noise(self.prior_noise(n, seed, stream), temperature)[1]
@@ -327,8 +355,7 @@ class FlowModel(GenerativeModel):
         """
         self._require_built()
         self.condition_vector(condition, "sample")
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}.")
+        self.check_temperature(temperature)
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else seed
         return self.sample_from_noise(self.prior_noise(int(n), seed), float(temperature))[0]
 
@@ -374,22 +401,21 @@ class FlowModel(GenerativeModel):
     def export_endpoints(self, checks=True):
         """Returns reconstruct (the default), encode, decode, sample and log_prob signatures.
 
-        The first three are every kind's (`keras_vae.models.signatures`); `sample` (seed, count)
-        -> images draws exactly `model.sample(count, seed)` (temperature 1, clipped to [0, 1]), and
-        `log_prob` (images, seed) -> log_prob is `model.exact_log_likelihood(images, seed=seed)`, nats per
-        image of the 8-bit data (bits/dim = -log_prob / (D ln 2)).
+        The first four are every kind's (`keras_vae.models.signatures`): `sample` (seed, count)
+        -> images draws exactly `model.sample(count, seed)` (temperature 1, clipped to [0, 1];
+        `sample_images`) under the same count check as every kind's. `log_prob` (images, seed) ->
+        log_prob is `model.exact_log_likelihood(images, seed=seed)`, nats per image of the 8-bit data
+        (bits/dim = -log_prob / (D ln 2)); images outside [0, 1] are refused with an error, since
+        their density would be a finite number with no meaning.
         """
-        endpoints = [e for e in signatures.standard_endpoints(self, checks=checks) if e.name != "sample"]
+        endpoints = signatures.standard_endpoints(self, checks=checks)
         images_spec = tf.TensorSpec((None,) + tuple(self.data_shape), tf.float32, name="images")
         seed_spec = tf.TensorSpec((), tf.int32, name="seed")
 
-        def sample(seed, count):
-            return {"images": self.sample_from_noise(self.prior_noise(count, seed))[0]}
-
         def log_prob(images, seed):
-            return {"log_prob": self.exact_log_likelihood(signatures.checked(images, "images", checks), seed=seed)}
+            images = signatures.checked_in_support(self, images, "images", checks)
+            return {"log_prob": self.exact_log_likelihood(images, seed=seed)}
 
-        endpoints.append(signatures.Endpoint("sample", sample, [seed_spec, tf.TensorSpec((), tf.int32, name="count")]))
         endpoints.append(signatures.Endpoint("log_prob", log_prob, [images_spec, seed_spec]))
         return endpoints
 

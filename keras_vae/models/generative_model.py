@@ -308,6 +308,32 @@ class GenerativeModel(InputChecks, keras.Model):
 
     #: True for kinds whose `sample` takes a temperature other than 1 (flows: the prior's std scaled by it).
     samples_at_temperature = False
+    #: The highest temperature such a kind samples at: T scales the prior's standard deviation, and far
+    #: above 1 the images are clipped noise (1e30 overflows), so `check_temperature` refuses more.
+    max_temperature = 5.0
+    #: False for kinds whose samples are draws from the model already (flows: x = f^-1(z)), so
+    #: `sample(draw=True)` has no likelihood p(x|z) to draw from and gives the same images.
+    draws_from_likelihood = True
+
+    def check_temperature(self, temperature):
+        """Raises ValueError unless this kind can sample at `temperature` (1 always; flows 0 < T <= max_temperature).
+
+        Args:
+            temperature: float. The prior's standard deviation is scaled by it.
+        """
+        value = float(temperature)
+        if value == 1.0:
+            return
+        if not self.samples_at_temperature:
+            raise ValueError(
+                f"{type(self).__name__} samples at temperature 1.0 only, got {value:g}; drop --temperature."
+            )
+        if not 0 < value <= self.max_temperature:
+            raise ValueError(
+                f"temperature must be positive and at most {self.max_temperature:g}, got {value:g}: it scales "
+                "the prior's standard deviation (1 is the model's own prior, below 1 sharper samples; above "
+                f"{self.max_temperature:g} the images are clipped noise)."
+            )
 
     def sample(self, n, seed=None, condition=None, temperature=1.0, draw=False):
         """Returns E[x|z, c] (or draws x ~ p(x|z, c)) for `n` draws z ~ p(z); the same `seed` gives the same z.
@@ -324,10 +350,7 @@ class GenerativeModel(InputChecks, keras.Model):
                 Gaussian), from stream 1 of the seed, so the z are the same either way.
         """
         self._require(PRIOR, "sample")
-        if float(temperature) != 1.0 and not self.samples_at_temperature:
-            raise ValueError(
-                f"{type(self).__name__} samples at temperature 1.0 only, got {temperature}; drop --temperature."
-            )
+        self.check_temperature(temperature)
         self._require_built()
         n = int(n)
         condition = self._sample_condition(n, condition)
@@ -337,6 +360,21 @@ class GenerativeModel(InputChecks, keras.Model):
         if draw:
             return self.likelihood.draw(parameters, stateless_seed(seed, 1))
         return self.likelihood(parameters)
+
+    def sample_images(self, count, seed, condition_vector=None):
+        """Returns the images of the `sample` signature: E[x|z, c] for `count` draws z ~ p(z) (PRIOR kinds).
+
+        The same images as `sample(count, seed, condition)`, from tensors inside a traced
+        signature (`keras_vae.models.signatures.sample_endpoint`, which checks the count);
+        a kind whose samples are not the likelihood's mean at `prior_latents` (a flow) overrides it.
+
+        Args:
+            count: int32 scalar tensor. Number of images.
+            seed: int32 scalar tensor. The stateless seed `[0, seed]`.
+            condition_vector: float tensor (count, dim) or None.
+        """
+        z = self.prior_latents(count, seed)
+        return self.likelihood.mean(self.decoder_parameters(z, condition_vector))
 
     def prior_latents(self, n, seed, stream=0):
         """Returns `n` draws z ~ p(z) from the stateless seed `[stream, seed]` (PRIOR kinds)."""
@@ -449,6 +487,10 @@ class GenerativeModel(InputChecks, keras.Model):
 
     #: Constructor arguments `from_parts` takes from `build_model`'s options (beyond the parts).
     option_names = ()
+    #: Settings of the standard encoder/decoder pair `build_model` makes for `from_parts` (its
+    #: architecture, latent_dim, likelihood and network_options). A kind that builds its own networks
+    #: (a flow) declares (), so `TrainSettings.check` refuses these like any other kind's option.
+    network_option_names = ("architecture", "latent_dim", "likelihood", "gaussian_scale", "activation", "hidden_units")
 
     @classmethod
     def from_parts(cls, encoder, decoder, likelihood="bernoulli", seed=None, architecture="mlp", **options):

@@ -17,6 +17,11 @@ outputs are named, with a `None` batch dimension:
 The condition c of a conditional model is "labels" int32 (B,) for class models (one-hot in
 the graph) or "condition" float32 (B, dim) for vector models.
 
+Every kind's `sample` draws through `checked_count` (0 <= count <= MAX_SAMPLE_COUNT, else an
+error naming the limit; the images are the kind's `sample_images`), and the signatures that
+return a density (`elbo`, a flow's `log_prob`) refuse images outside the likelihood's support
+(`checked_in_support`).
+
 Randomness is stateless: `sample` draws z exactly as `model.sample(count, seed)` (the seed
 `[0, seed]`, `keras_vae.layers.noise.stateless_seed`) and `elbo` is a one-sample estimate
 with eps = stateless_normal(seed=[0, seed]) through the model's own `bound_terms`, so the
@@ -96,7 +101,16 @@ def stateless_elbo_terms(model, images, seed, condition_vector=None):
     return reconstruction - kl, reconstruction, kl
 
 
-def _check_count(count, checks):
+def checked_count(count, checks=True):
+    """Returns the `sample` signature's count, checked to lie in [0, MAX_SAMPLE_COUNT] (when `checks`).
+
+    Every kind's `sample` signature draws through this check (`sample_endpoint`), so a
+    negative or huge count is refused with this message before any work.
+
+    Args:
+        count: int32 scalar tensor. The images one call asks for.
+        checks: bool, default True.
+    """
     if not checks:
         return count
     with tf.control_dependencies(
@@ -111,6 +125,53 @@ def _check_count(count, checks):
         ]
     ):
         return tf.identity(count)
+
+
+def checked_in_support(model, x, what="images", checks=True):
+    """Returns `checked(x)` also checked to lie in the support of the model's likelihood (when it has one).
+
+    A density of values outside the data's range (a flow's or a Bernoulli's pixels at 5.0)
+    is a finite number with no meaning; the signatures that return densities refuse them.
+
+    Args:
+        model: built model whose `likelihood.support` is None or (low, high).
+        x: float tensor (batch, *data_shape).
+        what: str, default "images". The input's name in the messages.
+        checks: bool, default True.
+    """
+    x = checked(x, what, checks)
+    support = model.likelihood.support
+    if not checks or support is None:
+        return x
+    low, high = (float(bound) for bound in support)
+    message = (
+        f"{what} must lie in [{low:g}, {high:g}], the range of the data this model was trained on (8-bit images: "
+        "divide by 255); repair the request"
+    )
+    with tf.control_dependencies(
+        [
+            tf.debugging.assert_greater_equal(x, tf.constant(low, x.dtype), message),
+            tf.debugging.assert_less_equal(x, tf.constant(high, x.dtype), message),
+        ]
+    ):
+        return tf.identity(x)
+
+
+def sample_endpoint(model, checks=True):
+    """Returns the `sample` signature (seed, count) -> images of an unconditional PRIOR kind.
+
+    The count is checked by `checked_count`; the images are the kind's `sample_images`.
+
+    Args:
+        model: built unconditional model with the PRIOR capability.
+        checks: bool, default True.
+    """
+
+    def sample(seed, count):
+        return {"images": model.sample_images(checked_count(count, checks), seed)}
+
+    specs = [tf.TensorSpec((), tf.int32, name="seed"), tf.TensorSpec((), tf.int32, name="count")]
+    return Endpoint("sample", sample, specs)
 
 
 def standard_endpoints(model, checks=True):
@@ -145,11 +206,11 @@ def standard_endpoints(model, checks=True):
         return model.likelihood.named_outputs(decode_parameters(checked(z, "z", checks), vector))
 
     def sample(seed, count, vector=None):
-        z = model.prior_latents(_check_count(count, checks), seed)
-        return {"images": model.likelihood.mean(decode_parameters(z, vector))}
+        return {"images": model.sample_images(checked_count(count, checks), seed, vector)}
 
     def elbo(images, seed, vector=None):
-        total, reconstruction, kl = stateless_elbo_terms(model, checked(images, "images", checks), seed, vector)
+        images = checked_in_support(model, images, "images", checks)
+        total, reconstruction, kl = stateless_elbo_terms(model, images, seed, vector)
         return {"elbo": total, "reconstruction": reconstruction, "kl": kl}
 
     def classify(images):
@@ -165,7 +226,7 @@ def standard_endpoints(model, checks=True):
             Endpoint("decode", decode, [z_spec]),
         ]
         if model.can(PRIOR):
-            endpoints.append(Endpoint("sample", sample, [seed_spec, tf.TensorSpec((), tf.int32, name="count")]))
+            endpoints.append(sample_endpoint(model, checks))
         if model.can(BOUND):
             endpoints.append(Endpoint("elbo", elbo, [images_spec, seed_spec]))
         return endpoints + classify_endpoints

@@ -37,7 +37,8 @@ def image_grid(
     a title 0.3 in above.
 
     Args:
-        images: array (N, H, W) or (N, H, W, C), C = 1 (grey) or 3 (RGB).
+        images: array (N, H, W) or (N, H, W, C): C = 1 (grey), 3 (RGB), 4 (RGBA), or any other
+            count drawn as grey panels side by side (`tiles.as_image_batch`).
         rows: int. Grid rows.
         cols: int. Grid columns.
         title: str or None, default None.

@@ -6,15 +6,30 @@ NumPy only (no matplotlib), so `keras_vae.image_logging` tiles the same way the 
 import numpy as np
 
 
+#: Channel counts drawn as they are: grey, RGB, RGBA.
+DRAWN_CHANNELS = (1, 3, 4)
+
+
 def as_image_batch(images):
-    """Returns `images` as float32 (N, H, W, C): a channel axis is added to (N, H, W).
+    """Returns `images` as float32 (N, H, W, C) that every grid can draw, whatever their channel count.
+
+    A channel axis is added to (N, H, W). Images with a channel count other than 1, 3 or 4
+    (which no colour map shows, e.g. 2 or 5 channels) become their channels side by side as
+    grey panels, left to right: (N, H, C * W, 1).
 
     Example:
     >>> as_image_batch(np.zeros((2, 5, 4))).shape
     (2, 5, 4, 1)
+    >>> as_image_batch(np.zeros((2, 5, 4, 5))).shape
+    (2, 5, 20, 1)
     """
     images = np.asarray(images, dtype="float32")
-    return images[..., None] if images.ndim == 3 else images
+    if images.ndim == 3:
+        return images[..., None]
+    if images.ndim != 4 or images.shape[-1] in DRAWN_CHANNELS:
+        return images
+    n, height, width, channels = images.shape
+    return images.transpose(0, 1, 3, 2).reshape(n, height, channels * width, 1)
 
 
 def tile_images(images, rows, cols, padding=1):
@@ -24,7 +39,7 @@ def tile_images(images, rows, cols, padding=1):
     are `padding` white pixels apart.
 
     Args:
-        images: array (N, H, W) or (N, H, W, C).
+        images: array (N, H, W) or (N, H, W, C) (other C than 1, 3, 4: see `as_image_batch`).
         rows: int. Grid rows.
         cols: int. Grid columns.
         padding: int, default 1. Pixels between tiles.
