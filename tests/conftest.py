@@ -30,3 +30,21 @@ def fashion_mnist_data_dir(request):
     assert os.environ["TFDS_DATA_DIR"] == os.fspath(data_dir)
     load_tfds_images("fashion_mnist", "test[:1]", data_dir=data_dir)
     return data_dir
+
+
+# Fixtures whose set-up is what makes a test slow: a test that uses one belongs to the full tier
+# (`pytest -m "not slow"` leaves it out), for the reason given.
+SLOW_FIXTURES = {
+    "fashion_mnist_data_dir": "prepares real Fashion-MNIST with TFDS and trains on it",
+    "exported": "shares a full export of a trained model (SavedModel, TFLite variants, checks)",
+    "runs": "shares training runs under distribution strategies in subprocesses",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark in item.iter_markers("slow"):
+            if not mark.kwargs.get("reason"):
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.slow needs reason=\"...\" (why it is slow).")
+        for name in SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow(reason=SLOW_FIXTURES[name]))
