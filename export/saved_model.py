@@ -181,7 +181,7 @@ def models_config_text(base_dir, names, base_path_prefix=None, model_base_path=N
     """Returns TF Serving's model config (text proto) serving each of `names` from `base_dir`.
 
     Written by the protobuf library from tensorflow-serving-api's `ModelServerConfig` message
-    (the `export` extra), so any path is escaped as the text format needs (a quote in --out
+    (a dependency of keras-vae), so any path is escaped as the text format needs (a quote in --out
     stays inside its string); the names are checked with `check_model_name`.
 
     Args:
