@@ -42,10 +42,7 @@ def _check_archive(path):
                 raise ModelLoadError(f"{path} is corrupt: the member {bad} fails its CRC check.")
             config = json.loads(archive.read("config.json").decode("utf-8"))
     except RecursionError as error:
-        raise ModelLoadError(
-            f"{path} has a config.json nested more deeply than {MAX_CONFIG_DEPTH} levels; the file is damaged or "
-            "not a keras-vae model."
-        ) from error
+        raise _too_deep(path) from error
     except zipfile.BadZipFile as error:
         raise ModelLoadError(
             f"{path} is not a valid .keras file (truncated or corrupt zip archive: {error}); save or copy it again."
@@ -60,16 +57,20 @@ def _check_archive(path):
     return config
 
 
+def _too_deep(path):
+    return ModelLoadError(
+        f"{path} has a config.json nested more deeply than {MAX_CONFIG_DEPTH} levels; the file is damaged or "
+        "not a keras-vae model."
+    )
+
+
 def _check_bounds(path, config):
     """Raises ModelLoadError for a config nested deeper than MAX_CONFIG_DEPTH or built for too large inputs."""
     stack = [(config, 1)]
     while stack:  # iterative: a deep config must not exhaust Python's recursion limit here
         value, depth = stack.pop()
         if depth > MAX_CONFIG_DEPTH:
-            raise ModelLoadError(
-                f"{path} has a config.json nested more deeply than {MAX_CONFIG_DEPTH} levels; the file is damaged or "
-                "not a keras-vae model."
-            )
+            raise _too_deep(path)
         if isinstance(value, dict):
             build_config = value.get("build_config")
             if isinstance(build_config, dict):
